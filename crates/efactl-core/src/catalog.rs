@@ -1,0 +1,329 @@
+//! Instance-type facts: EFA support, network cards, bandwidth, accelerators.
+//!
+//! Embedded from `data/instance-catalog.csv` (EFA-capable types, one row each, with a
+//! `sources` column; copied from shared/reference) and `data/extra-instance-types.csv`
+//! (common types without EFA, for head and login nodes). `audit` overrides rows with a live
+//! `DescribeInstanceTypes` through [`Catalog::insert`].
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const EFA_CSV: &str = include_str!("../data/instance-catalog.csv");
+const EXTRA_CSV: &str = include_str!("../data/extra-instance-types.csv");
+
+/// Network cards whose ENI limit differs by card index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnisPerCard {
+    Uniform(u32),
+    /// p6e-gb200: two on even cards, one on odd cards.
+    EvenOdd { even: u32, odd: u32 },
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceType {
+    pub name: String,
+    pub accelerator: Option<String>,
+    pub accelerator_count: Option<u32>,
+    /// `None` where no stored source says (trn2u.48xlarge).
+    pub efa_supported: Option<bool>,
+    pub max_efa_interfaces: Option<u32>,
+    pub network_cards: Option<u32>,
+    pub max_network_interfaces: Option<u32>,
+    pub enis_per_card: EnisPerCard,
+    pub bandwidth_gbps: Option<f64>,
+    pub efa_version: Option<String>,
+    pub gpudirect_rdma: Option<bool>,
+    pub efa_only_supported: bool,
+    /// Network card 0 carries only ENA (p6-b300): the primary must be `interface` and no EFA
+    /// may sit on card 0.
+    pub card0_ena_only: bool,
+    pub cluster_placement: bool,
+    pub aws_ofi_nccl_platform: Option<String>,
+    pub aws_ofi_nccl_protocol: Option<String>,
+    pub notes: String,
+    pub sources: Vec<String>,
+}
+
+impl InstanceType {
+    /// ENIs a given network card accepts (device indexes 0..n).
+    pub fn enis_on_card(&self, card: u32) -> Option<u32> {
+        match self.enis_per_card {
+            EnisPerCard::Uniform(n) => Some(n),
+            EnisPerCard::EvenOdd { even, odd } => Some(if card % 2 == 0 { even } else { odd }),
+            EnisPerCard::Unknown => None,
+        }
+    }
+
+    pub fn supports_efa(&self) -> bool {
+        self.efa_supported == Some(true) && self.max_efa_interfaces.unwrap_or(0) > 0
+    }
+
+    pub fn family(&self) -> &str {
+        self.name.split('.').next().unwrap_or(&self.name)
+    }
+}
+
+/// Types whose card 0 is ENA-only. Source: AWS engineering in aws/aws-parallelcluster#7143
+/// ("the primary network card (network card index 0) only supports ENA"), efa-facts.md §2.6.
+const CARD0_ENA_ONLY: &[&str] = &["p6-b300.48xlarge"];
+
+/// Cluster placement groups take every current-generation type except burstable (T), Mac and
+/// the flex types. Source: EC2 User Guide, "Placement groups", cluster placement group rules.
+fn cluster_placement_supported(name: &str) -> bool {
+    let family = name.split('.').next().unwrap_or(name);
+    !(family.starts_with('t') && family.len() <= 3
+        || family.starts_with("mac")
+        || family.ends_with("-flex"))
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("instance catalog line {line}: {message}")]
+pub struct CatalogError {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    types: Vec<InstanceType>,
+    index: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// The catalog compiled into this binary.
+    pub fn bundled() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            let mut c = Catalog::default();
+            // The embedded files are tested (catalog tests); a bad row is a build-time bug.
+            for csv in [EFA_CSV, EXTRA_CSV] {
+                for t in parse_csv(csv).unwrap_or_default() {
+                    c.insert(t);
+                }
+            }
+            c
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&InstanceType> {
+        self.index.get(name).map(|&i| &self.types[i])
+    }
+
+    /// Adds a type or replaces the bundled facts (a live DescribeInstanceTypes wins).
+    pub fn insert(&mut self, t: InstanceType) {
+        match self.index.get(&t.name) {
+            Some(&i) => self.types[i] = t,
+            None => {
+                self.index.insert(t.name.clone(), self.types.len());
+                self.types.push(t);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &InstanceType> {
+        self.types.iter()
+    }
+
+    /// The closest known name, for "did you mean".
+    pub fn suggest(&self, name: &str) -> Option<&str> {
+        let names: Vec<&str> = self.types.iter().map(|t| t.name.as_str()).collect();
+        crate::spec::decode::suggest(name, &names)
+    }
+}
+
+/// Splits one CSV record (RFC 4180 quoting).
+fn split_record(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
+    let mut lines = text.lines().enumerate();
+    let Some((_, header)) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let cols = split_record(header);
+    let col = |name: &str| -> Result<usize, CatalogError> {
+        cols.iter()
+            .position(|c| c == name)
+            .ok_or_else(|| CatalogError {
+                line: 1,
+                message: format!("missing column {name}"),
+            })
+    };
+    let c_name = col("instance_type")?;
+    let c_acc = col("accelerator")?;
+    let c_acc_n = col("accelerator_count")?;
+    let c_efa = col("efa_supported")?;
+    let c_max_efa = col("max_efa_interfaces")?;
+    let c_cards = col("network_cards")?;
+    let c_bw = col("network_bandwidth_gbps")?;
+    let c_efa_ver = col("efa_version")?;
+    let c_gdr = col("gpudirect_rdma")?;
+    let c_efa_only = col("efa_only_interfaces_supported")?;
+    let c_notes = col("notes")?;
+    let c_max_ni = col("max_network_interfaces")?;
+    let c_enis = col("enis_per_card")?;
+    let c_block = col("aws_ofi_nccl_platform_block")?;
+    let c_proto = col("aws_ofi_nccl_default_protocol")?;
+    let c_sources = col("sources")?;
+
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f = split_record(line);
+        if f.len() != cols.len() {
+            return Err(CatalogError {
+                line: i + 1,
+                message: format!("{} fields, expected {}", f.len(), cols.len()),
+            });
+        }
+        let opt = |c: usize| {
+            let v = f[c].trim();
+            (!v.is_empty()).then(|| v.to_string())
+        };
+        let num = |c: usize| -> Result<Option<u32>, CatalogError> {
+            match opt(c) {
+                None => Ok(None),
+                Some(v) => v.parse().map(Some).map_err(|_| CatalogError {
+                    line: i + 1,
+                    message: format!("`{v}` in column {} is not a number", cols[c]),
+                }),
+            }
+        };
+        let name = f[c_name].trim().to_string();
+        let enis_per_card = match opt(c_enis) {
+            None => EnisPerCard::Unknown,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) => EnisPerCard::Uniform(n),
+                Err(_) => {
+                    // "even cards=2, odd cards=1"
+                    let pick = |key: &str| {
+                        v.split(',')
+                            .find(|p| p.trim().starts_with(key))
+                            .and_then(|p| p.split('=').nth(1))
+                            .and_then(|n| n.trim().parse::<u32>().ok())
+                    };
+                    match (pick("even"), pick("odd")) {
+                        (Some(even), Some(odd)) => EnisPerCard::EvenOdd { even, odd },
+                        _ => EnisPerCard::Unknown,
+                    }
+                }
+            },
+        };
+        let gdr = opt(c_gdr).and_then(|v| {
+            if v.starts_with("yes") {
+                Some(true)
+            } else if v.starts_with("no") {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        out.push(InstanceType {
+            accelerator: opt(c_acc).filter(|a| a != "none"),
+            accelerator_count: num(c_acc_n)?,
+            efa_supported: opt(c_efa).map(|v| v == "true"),
+            max_efa_interfaces: num(c_max_efa)?,
+            network_cards: num(c_cards)?,
+            max_network_interfaces: num(c_max_ni)?,
+            enis_per_card,
+            bandwidth_gbps: opt(c_bw).and_then(|v| v.parse().ok()),
+            efa_version: opt(c_efa_ver),
+            gpudirect_rdma: gdr,
+            efa_only_supported: opt(c_efa_only).is_some_and(|v| v.starts_with("yes")),
+            card0_ena_only: CARD0_ENA_ONLY.contains(&name.as_str()),
+            cluster_placement: cluster_placement_supported(&name),
+            aws_ofi_nccl_platform: opt(c_block),
+            aws_ofi_nccl_protocol: opt(c_proto),
+            notes: f[c_notes].trim().to_string(),
+            sources: f[c_sources]
+                .split(';')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_files_parse_completely() {
+        let efa = parse_csv(EFA_CSV).expect("instance-catalog.csv parses");
+        assert_eq!(efa.len(), EFA_CSV.lines().filter(|l| !l.trim().is_empty()).count() - 1);
+        let extra = parse_csv(EXTRA_CSV).expect("extra-instance-types.csv parses");
+        for t in &extra {
+            assert_eq!(t.efa_supported, Some(false), "{} in the extra file claims EFA", t.name);
+            assert!(!t.sources.is_empty(), "{} has no source", t.name);
+        }
+        for t in efa.iter().chain(&extra) {
+            assert!(!t.sources.is_empty(), "{} has no source", t.name);
+        }
+        assert_eq!(Catalog::bundled().len(), efa.len() + extra.len());
+    }
+
+    #[test]
+    fn headline_types_have_their_documented_shape() {
+        let c = Catalog::bundled();
+        let p5 = c.get("p5.48xlarge").unwrap();
+        assert_eq!((p5.max_efa_interfaces, p5.network_cards), (Some(32), Some(32)));
+        assert_eq!(p5.enis_on_card(5), Some(2));
+        let trn2 = c.get("trn2.48xlarge").unwrap();
+        assert_eq!(trn2.max_efa_interfaces, Some(16));
+        assert_eq!(trn2.bandwidth_gbps, Some(3200.0));
+        let b300 = c.get("p6-b300.48xlarge").unwrap();
+        assert!(b300.card0_ena_only);
+        assert_eq!((b300.max_efa_interfaces, b300.network_cards), (Some(16), Some(17)));
+        let gb200 = c.get("p6e-gb200.36xlarge").unwrap();
+        assert_eq!((gb200.enis_on_card(2), gb200.enis_on_card(3)), (Some(2), Some(1)));
+        let inf2 = c.get("inf2.48xlarge").unwrap();
+        assert!(!inf2.supports_efa());
+        assert_eq!(c.get("trn2u.48xlarge").unwrap().efa_supported, None);
+        assert!(c.get("p5.48xlarge").unwrap().cluster_placement);
+    }
+
+    #[test]
+    fn quoted_fields_keep_their_commas() {
+        assert_eq!(split_record(r#"a,"b, c",d"#), vec!["a", "b, c", "d"]);
+        assert_eq!(split_record(r#""say ""hi""",x"#), vec![r#"say "hi""#, "x"]);
+    }
+
+    #[test]
+    fn placement_support_excludes_burstable_and_mac() {
+        assert!(!cluster_placement_supported("t3.large"));
+        assert!(!cluster_placement_supported("mac2.metal"));
+        assert!(!cluster_placement_supported("m7i-flex.large"));
+        assert!(cluster_placement_supported("trn1.32xlarge"));
+    }
+}

@@ -1,0 +1,69 @@
+//! The `check` pipeline: parse, resolve, lint. Collects everything, fails on nothing: each
+//! stage's problems are findings, and later stages run only when earlier ones left a spec
+//! that means something.
+
+use crate::catalog::Catalog;
+use crate::finding::{sort_findings, Category, Finding, Severity};
+use crate::model::Cluster;
+use crate::rules::{self, Options};
+use crate::spec::{parse_spec, SourceMap};
+
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub source: SourceMap,
+    pub cluster: Option<Cluster>,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// The input could not be understood (exit 2).
+    pub fn has_input_errors(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.category == Category::Input && f.severity == Severity::Error)
+    }
+
+    /// Exit code per the documented contract: 2 bad input, 1 findings at or above
+    /// `fail_on`, 0 otherwise.
+    pub fn exit_code(&self, fail_on: Severity) -> i32 {
+        if self.has_input_errors() {
+            2
+        } else if self.findings.iter().any(|f| f.severity >= fail_on) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Checks cluster.yaml text. `options` come from the command line; the spec's own `checks`
+/// section is merged in (the command line wins on conflicts).
+pub fn check_spec(file: &str, text: &str, catalog: &Catalog, options: &Options) -> CheckReport {
+    let parsed = parse_spec(file, text);
+    let mut findings = parsed.findings.clone();
+    let mut cluster = None;
+    if let (false, Some(spec)) = (parsed.has_input_errors(), &parsed.spec) {
+        let (model, mut resolve_findings) = crate::resolve::resolve(spec, catalog);
+        let resolve_failed = !resolve_findings.is_empty();
+        findings.append(&mut resolve_findings);
+        if !resolve_failed {
+            let mut merged = Options {
+                ignore: spec.checks.ignore.clone(),
+                severity: spec.checks.severity.clone(),
+            };
+            merged.ignore.extend(options.ignore.iter().cloned());
+            merged.severity.extend(options.severity.clone());
+            findings.extend(rules::run(&model, catalog, &merged));
+            cluster = Some(model);
+        }
+    }
+    for f in &mut findings {
+        parsed.source.locate(&mut f.subject);
+    }
+    sort_findings(&mut findings);
+    CheckReport {
+        source: parsed.source,
+        cluster,
+        findings,
+    }
+}

@@ -1,0 +1,163 @@
+//! The one result type of every efactl check: spec rules, audit, doctor and log analysis.
+
+use crate::yaml::Pos;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" | "note" => Some(Severity::Info),
+            "warning" | "warn" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where in a file a finding points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub start: Pos,
+    pub end: Pos,
+}
+
+/// What a finding is about: a path into the model (which the source map turns into a place in
+/// cluster.yaml), a live resource id, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Subject {
+    /// Model path, e.g. `nodeGroups[1].instanceType`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Live AWS resource id, e.g. `sg-0abc123` or `i-0def456`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl Subject {
+    pub fn path(p: impl Into<String>) -> Subject {
+        Subject {
+            path: Some(p.into()),
+            ..Subject::default()
+        }
+    }
+
+    pub fn resource(id: impl Into<String>) -> Subject {
+        Subject {
+            resource: Some(id.into()),
+            ..Subject::default()
+        }
+    }
+
+    /// A short human label: the resource id, else the path.
+    pub fn label(&self) -> String {
+        match (&self.resource, &self.path) {
+            (Some(r), Some(p)) => format!("{r} ({p})"),
+            (Some(r), None) => r.clone(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => String::from("cluster"),
+        }
+    }
+}
+
+/// Whether a finding is about the input (it could not be read or understood: exit 2) or about
+/// the cluster it describes (exit 1 at or above `--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Input,
+    Cluster,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable rule id, e.g. `EFA002`.
+    pub rule: String,
+    /// Kebab-case rule name, e.g. `efa-sg-missing-self-egress`.
+    pub name: String,
+    pub severity: Severity,
+    pub category: Category,
+    pub subject: Subject,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Finding {
+    pub fn with_help(mut self, help: impl Into<String>) -> Finding {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The order reports use: worst first, then by place in the file, then by rule.
+    pub fn report_order(a: &Finding, b: &Finding) -> Ordering {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| loc_key(a).cmp(&loc_key(b)))
+            .then_with(|| a.subject.resource.cmp(&b.subject.resource))
+            .then_with(|| a.subject.path.cmp(&b.subject.path))
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.message.cmp(&b.message))
+    }
+}
+
+fn loc_key(f: &Finding) -> (String, u32, u32) {
+    match &f.subject.location {
+        Some(l) => (l.file.clone(), l.start.line, l.start.column),
+        None => (String::new(), u32::MAX, 0),
+    }
+}
+
+/// Sorts worst first and drops exact duplicates, so every report is deterministic.
+pub fn sort_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by(Finding::report_order);
+    findings.dedup();
+}
+
+/// Counts by severity, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Counts {
+    pub fn of(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for f in findings {
+            match f.severity {
+                Severity::Error => c.errors += 1,
+                Severity::Warning => c.warnings += 1,
+                Severity::Info => c.infos += 1,
+            }
+        }
+        c
+    }
+}

@@ -1,0 +1,218 @@
+//! The rule engine: one registry of every rule, each rule one file.
+//!
+//! A rule has a stable id that is never reused or renumbered, a kebab-case name that names
+//! the problem, a default severity (which users may override), a one-line title, and a
+//! documentation text with fixed headings that `efactl explain` prints and docs/rules/ is
+//! generated from. Input rules (SPEC…) are raised by the parser and the resolver; cluster
+//! rules (EFA…) look only at the model.
+
+use crate::catalog::Catalog;
+use crate::finding::{Category, Finding, Severity, Subject};
+use crate::model::Cluster;
+use std::collections::BTreeMap;
+
+pub mod prelude {
+    pub use super::{Context, Reporter, Rule};
+    pub use crate::finding::{Category, Severity, Subject};
+    pub use crate::model::*;
+}
+
+pub type CheckFn = fn(&Context<'_>, &mut Reporter<'_>);
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    pub title: &'static str,
+    /// Markdown with the headings What it does / Why it matters / Example / Fix / Source.
+    pub doc: &'static str,
+    pub check: Option<CheckFn>,
+}
+
+pub struct Context<'a> {
+    pub cluster: &'a Cluster,
+    pub catalog: &'a Catalog,
+}
+
+/// Collects one rule's findings, stamping them with its id, name and severity.
+pub struct Reporter<'r> {
+    rule: &'static Rule,
+    out: &'r mut Vec<Finding>,
+}
+
+impl Reporter<'_> {
+    pub fn report(&mut self, subject: Subject, message: impl Into<String>) -> &mut Finding {
+        self.out.push(Finding {
+            rule: self.rule.id.into(),
+            name: self.rule.name.into(),
+            severity: self.rule.severity,
+            category: self.rule.category,
+            subject,
+            message: message.into(),
+            help: None,
+        });
+        let last = self.out.len() - 1;
+        &mut self.out[last]
+    }
+}
+
+mod efa_sg_missing_self_egress;
+mod efa_sg_missing_self_ingress;
+
+/// Every rule, input rules first, in id order.
+pub static RULES: &[&Rule] = &[
+    &crate::spec::diag::SYNTAX,
+    &crate::spec::diag::UNKNOWN_FIELD,
+    &crate::spec::diag::WRONG_TYPE,
+    &crate::spec::diag::MISSING_FIELD,
+    &crate::spec::diag::DUPLICATE_KEY,
+    &crate::spec::diag::INVALID_VALUE,
+    &crate::spec::diag::API_VERSION,
+    &crate::spec::diag::EMPTY,
+    &crate::spec::diag::DUPLICATE_NAME,
+    &crate::spec::diag::UNDEFINED_REFERENCE,
+    &crate::spec::diag::UNKNOWN_INSTANCE_TYPE,
+    &crate::spec::diag::UNREADABLE,
+    &efa_sg_missing_self_ingress::RULE,
+    &efa_sg_missing_self_egress::RULE,
+];
+
+/// A rule by id (`EFA002`, any case) or by name (`efa-sg-missing-self-egress`).
+pub fn find(key: &str) -> Option<&'static Rule> {
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.id.eq_ignore_ascii_case(key) || r.name == key)
+}
+
+/// What the user asked to leave out or to weigh differently.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Rule ids (canonical case).
+    pub ignore: Vec<String>,
+    pub severity: BTreeMap<String, Severity>,
+}
+
+/// Runs every cluster rule over the model.
+pub fn run(cluster: &Cluster, catalog: &Catalog, options: &Options) -> Vec<Finding> {
+    let cx = Context { cluster, catalog };
+    let mut out = Vec::new();
+    for rule in RULES {
+        let Some(check) = rule.check else { continue };
+        if options.ignore.iter().any(|i| i == rule.id) {
+            continue;
+        }
+        let start = out.len();
+        let mut r = Reporter {
+            rule,
+            out: &mut out,
+        };
+        check(&cx, &mut r);
+        if let Some(sev) = options.severity.get(rule.id) {
+            for f in &mut out[start..] {
+                f.severity = *sev;
+            }
+        }
+    }
+    out
+}
+
+/// Applies overrides to findings raised outside `run` (doctor, log analysis).
+pub fn apply_options(findings: &mut Vec<Finding>, options: &Options) {
+    findings.retain(|f| f.category == Category::Input || !options.ignore.contains(&f.rule));
+    for f in findings.iter_mut() {
+        if f.category == Category::Input {
+            continue;
+        }
+        if let Some(sev) = options.severity.get(&f.rule) {
+            f.severity = *sev;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names_are_unique_and_well_formed() {
+        let mut ids = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for r in RULES {
+            assert!(ids.insert(r.id), "duplicate id {}", r.id);
+            assert!(names.insert(r.name), "duplicate name {}", r.name);
+            assert!(
+                r.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{} is not kebab-case",
+                r.name
+            );
+            assert!(!r.name.starts_with("require-") && !r.name.starts_with("no-"), "{} names a fix", r.name);
+            for heading in ["## What it does", "## Why it matters", "## Fix", "## Source"] {
+                assert!(r.doc.contains(heading), "{} doc lacks {heading}", r.id);
+            }
+            assert_eq!(r.check.is_some(), r.category == Category::Cluster, "{}", r.id);
+        }
+        let mut sorted: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        sorted.sort_by_key(|id| (id.starts_with("EFA"), *id));
+        assert_eq!(sorted, RULES.iter().map(|r| r.id).collect::<Vec<_>>(), "registry is in id order");
+    }
+
+    #[test]
+    fn find_takes_ids_and_names() {
+        assert_eq!(find("efa002").map(|r| r.id), Some("EFA002"));
+        assert_eq!(find("efa-sg-missing-self-egress").map(|r| r.id), Some("EFA002"));
+        assert!(find("EFA999").is_none());
+    }
+}
+
+/// The distinct sets of security groups that EFA interfaces carry, in model order.
+pub(crate) fn efa_interface_group_sets(cluster: &Cluster) -> Vec<Vec<&crate::model::SecurityGroup>> {
+    let mut sets: Vec<Vec<&str>> = Vec::new();
+    for nic in cluster.node_groups.iter().flat_map(|ng| ng.efa_interfaces()) {
+        let mut keys: Vec<&str> = nic.security_groups.iter().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if !sets.contains(&keys) {
+            sets.push(keys);
+        }
+    }
+    sets.into_iter()
+        .map(|keys| {
+            cluster
+                .security_groups
+                .iter()
+                .filter(|sg| keys.contains(&sg.key.as_str()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Security groups that must carry a self rule because no group beside them on some EFA
+/// interface does: `has` tells whether a group has the rule.
+pub(crate) fn efa_groups_lacking<'c>(
+    cluster: &'c Cluster,
+    has: impl Fn(&crate::model::SecurityGroup) -> bool,
+) -> Vec<&'c crate::model::SecurityGroup> {
+    let mut out: Vec<&crate::model::SecurityGroup> = Vec::new();
+    for set in efa_interface_group_sets(cluster) {
+        if set.iter().any(|sg| has(sg)) {
+            continue;
+        }
+        for sg in set {
+            if !out.iter().any(|o| o.key == sg.key) {
+                out.push(sg);
+            }
+        }
+    }
+    out
+}
+
+/// An all-traffic rule whose peer is the group itself.
+pub(crate) fn has_self_rule(sg: &crate::model::SecurityGroup, egress: bool) -> bool {
+    let rules = if egress { &sg.egress } else { &sg.ingress };
+    rules
+        .iter()
+        .any(|r| r.is_all_traffic() && r.peer == crate::model::Peer::Group(sg.key.clone()))
+}

@@ -1,0 +1,446 @@
+//! A YAML document as a tree of nodes that remember where they came from.
+//!
+//! The spec decoder, the source map and the CloudFormation reader all need the position of
+//! every value, and the decoder must collect every mistake instead of stopping at the first,
+//! so we build our own small tree from saphyr-parser's event stream rather than deserializing
+//! straight into types. The builder enforces budgets (size, depth, node count, alias
+//! expansion) so that a hostile file is an error, never a hang, a stack overflow or an
+//! exhausted machine.
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+use std::collections::HashMap;
+
+/// Largest input we read. Cluster specs are a few kilobytes; a generated 1,000-group spec is
+/// under a megabyte.
+pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
+/// Deepest nesting accepted. The spec itself is at most six levels deep.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes (after alias expansion) in one document: the guard against "billion laughs".
+pub const MAX_NODES: usize = 1_000_000;
+
+/// A position in the source: 1-based line and column (in characters), and a byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Pos {
+    pub line: u32,
+    pub column: u32,
+    #[serde(skip)]
+    pub offset: usize,
+}
+
+/// A half-open range of the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: Pos,
+    pub end: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// A scalar as written; `plain` is false for quoted and block scalars, which are always
+    /// strings (YAML 1.2 core schema).
+    Scalar {
+        value: String,
+        plain: bool,
+    },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub kind: Kind,
+}
+
+impl Node {
+    /// True for `~`, `null`, `Null`, `NULL` and the empty plain scalar.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, Kind::Scalar { value, plain: true } if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    /// What this node is, in the words a user reads in an error ("a mapping", "a string").
+    pub fn describe(&self) -> &'static str {
+        match &self.kind {
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a mapping",
+            Kind::Scalar { .. } if self.is_null() => "nothing (null)",
+            Kind::Scalar { value, plain: true } if parse_bool(value).is_some() => "a boolean",
+            Kind::Scalar { value, plain: true } if value.parse::<f64>().is_ok() => "a number",
+            Kind::Scalar { .. } => "a string",
+        }
+    }
+}
+
+/// YAML 1.2 core-schema booleans.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    pub message: String,
+    pub pos: Pos,
+}
+
+/// Turns the parser's character positions into byte offsets without a table the size of the
+/// file: events arrive in order, so a cursor that only moves forward (and restarts from the
+/// line start when it must go back) is linear overall.
+struct Offsets<'a> {
+    text: &'a str,
+    ascii: bool,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Offsets {
+            text,
+            ascii: text.is_ascii(),
+            line_starts,
+        }
+    }
+
+    fn pos(&self, m: saphyr_parser::Marker) -> Pos {
+        let line = m.line().max(1);
+        let col0 = m.col();
+        let offset = if self.ascii {
+            m.index().min(self.text.len())
+        } else {
+            let start = self
+                .line_starts
+                .get(line - 1)
+                .copied()
+                .unwrap_or(self.text.len());
+            let rest = &self.text[start..];
+            start
+                + rest
+                    .char_indices()
+                    .nth(col0)
+                    .map(|(i, _)| i)
+                    .unwrap_or(rest.len())
+        };
+        Pos {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(col0 + 1).unwrap_or(u32::MAX),
+            offset,
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        start: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Pos,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+    },
+}
+
+/// Parses exactly one YAML document. An empty stream (no document, or only comments) is
+/// `Ok(None)`.
+pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(YamlError {
+            message: format!(
+                "the file is {:.1} MiB; efactl reads specs up to {} MiB",
+                text.len() as f64 / 1_048_576.0,
+                MAX_INPUT_BYTES / 1_048_576
+            ),
+            pos: Pos {
+                line: 1,
+                column: 1,
+                offset: 0,
+            },
+        });
+    }
+    let offsets = Offsets::new(text);
+    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Node> = None;
+    let mut documents = 0usize;
+    let mut nodes = 0usize;
+    let mut last_end = Pos {
+        line: 1,
+        column: 1,
+        offset: 0,
+    };
+
+    let err = |message: String, pos: Pos| YamlError { message, pos };
+
+    for item in Parser::new_from_str(text) {
+        let (event, span) = match item {
+            Ok(x) => x,
+            Err(e) => {
+                let pos = offsets.pos(*e.marker());
+                return Err(err(format!("invalid YAML: {}", e.info()), pos));
+            }
+        };
+        let start = offsets.pos(span.start);
+        let end = offsets.pos(span.end);
+        let finished: Option<(Node, usize)> = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(err(
+                        "a spec holds one YAML document; this file has more than one (`---`)"
+                            .into(),
+                        start,
+                    ));
+                }
+                None
+            }
+            Event::Alias(id) => {
+                let Some(target) = anchors.get(&id) else {
+                    return Err(err("alias refers to an unknown anchor".into(), start));
+                };
+                nodes = nodes.saturating_add(count_nodes(target));
+                if nodes > MAX_NODES {
+                    return Err(err(
+                        format!("aliases expand to more than {MAX_NODES} values (a YAML bomb?)"),
+                        start,
+                    ));
+                }
+                let mut n = target.clone();
+                // Report problems inside an alias at the alias, which is what the user sees.
+                relocate(&mut n, Span { start, end });
+                Some((n, 0))
+            }
+            Event::Scalar(value, style, anchor, _tag) => {
+                nodes += 1;
+                let plain = matches!(style, ScalarStyle::Plain);
+                Some((
+                    Node {
+                        span: Span { start, end },
+                        kind: Kind::Scalar {
+                            value: value.into_owned(),
+                            plain,
+                        },
+                    },
+                    anchor,
+                ))
+            }
+            Event::SequenceStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(
+                        format!("nesting deeper than {MAX_DEPTH} levels"),
+                        start,
+                    ));
+                }
+                stack.push(Frame::Seq {
+                    start,
+                    anchor,
+                    items: Vec::new(),
+                });
+                None
+            }
+            Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(
+                        format!("nesting deeper than {MAX_DEPTH} levels"),
+                        start,
+                    ));
+                }
+                stack.push(Frame::Map {
+                    start,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                });
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq {
+                    start,
+                    anchor,
+                    items,
+                }) => {
+                    nodes += 1;
+                    let end = items.last().map(|n| n.span.end).unwrap_or(end).max_by(end);
+                    Some((
+                        Node {
+                            span: Span { start, end },
+                            kind: Kind::Seq(items),
+                        },
+                        anchor,
+                    ))
+                }
+                _ => return Err(err("unbalanced sequence".into(), start)),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map {
+                    start,
+                    anchor,
+                    entries,
+                    ..
+                }) => {
+                    nodes += 1;
+                    let end = entries
+                        .last()
+                        .map(|(_, v)| v.span.end)
+                        .unwrap_or(end)
+                        .max_by(end);
+                    Some((
+                        Node {
+                            span: Span { start, end },
+                            kind: Kind::Map(entries),
+                        },
+                        anchor,
+                    ))
+                }
+                _ => return Err(err("unbalanced mapping".into(), start)),
+            },
+        };
+        if nodes > MAX_NODES {
+            return Err(err(
+                format!("more than {MAX_NODES} values in one document"),
+                start,
+            ));
+        }
+        last_end = end;
+        if let Some((node, anchor)) = finished {
+            if anchor != 0 {
+                anchors.insert(anchor, node.clone());
+            }
+            match stack.last_mut() {
+                None => root = Some(node),
+                Some(Frame::Seq { items, .. }) => items.push(node),
+                Some(Frame::Map { entries, key, .. }) => match key.take() {
+                    None => *key = Some(node),
+                    Some(k) => entries.push((k, node)),
+                },
+            }
+        }
+    }
+    if !stack.is_empty() {
+        return Err(err("unexpected end of file".into(), last_end));
+    }
+    Ok(root.filter(|n| !n.is_null() || !matches!(&n.kind, Kind::Scalar { value, .. } if value.is_empty())))
+}
+
+trait MaxBy {
+    fn max_by(self, other: Self) -> Self;
+}
+impl MaxBy for Pos {
+    fn max_by(self, other: Pos) -> Pos {
+        if other.offset > self.offset {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+fn count_nodes(n: &Node) -> usize {
+    // Iterative: the tree may be as deep as MAX_DEPTH, but we never recurse on user data.
+    let mut count = 0usize;
+    let mut todo = vec![n];
+    while let Some(n) = todo.pop() {
+        count += 1;
+        match &n.kind {
+            Kind::Scalar { .. } => {}
+            Kind::Seq(items) => todo.extend(items.iter()),
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+        }
+    }
+    count
+}
+
+fn relocate(n: &mut Node, span: Span) {
+    let mut todo = vec![n];
+    while let Some(n) = todo.pop() {
+        n.span = span;
+        match &mut n.kind {
+            Kind::Scalar { .. } => {}
+            Kind::Seq(items) => todo.extend(items.iter_mut()),
+            Kind::Map(entries) => {
+                for (k, v) in entries.iter_mut() {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_and_bytes_follow_unicode() {
+        let doc = parse("a: 1\nb:\n  - héllo\n  - x\n").unwrap().unwrap();
+        let Kind::Map(entries) = &doc.kind else {
+            panic!("map expected")
+        };
+        let (k, v) = &entries[1];
+        assert_eq!((k.span.start.line, k.span.start.column), (2, 1));
+        let Kind::Seq(items) = &v.kind else {
+            panic!("seq expected")
+        };
+        assert_eq!((items[1].span.start.line, items[1].span.start.column), (4, 5));
+        // "a: 1\nb:\n  - héllo\n  - " is 23 bytes (é is two).
+        assert_eq!(items[1].span.start.offset, 23);
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_have_no_document() {
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("# just a comment\n").unwrap(), None);
+    }
+
+    #[test]
+    fn billion_laughs_is_refused() {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse(&s).unwrap_err();
+        assert!(e.message.contains("YAML bomb"), "{}", e.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let s = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let e = parse(&s).unwrap_err();
+        // The parser's own recursion limit or ours, whichever trips first: an error either way.
+        assert!(
+            e.message.contains("nesting deeper") || e.message.contains("recursion limit"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn two_documents_are_refused() {
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.pos.line, 2);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.message.starts_with("invalid YAML"), "{}", e.message);
+        assert!(e.pos.line >= 1);
+    }
+}
