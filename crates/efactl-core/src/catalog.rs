@@ -16,7 +16,10 @@ const EXTRA_CSV: &str = include_str!("../data/extra-instance-types.csv");
 pub enum EnisPerCard {
     Uniform(u32),
     /// p6e-gb200: two on even cards, one on odd cards.
-    EvenOdd { even: u32, odd: u32 },
+    EvenOdd {
+        even: u32,
+        odd: u32,
+    },
     Unknown,
 }
 
@@ -281,10 +284,18 @@ mod tests {
     #[test]
     fn embedded_files_parse_completely() {
         let efa = parse_csv(EFA_CSV).expect("instance-catalog.csv parses");
-        assert_eq!(efa.len(), EFA_CSV.lines().filter(|l| !l.trim().is_empty()).count() - 1);
+        assert_eq!(
+            efa.len(),
+            EFA_CSV.lines().filter(|l| !l.trim().is_empty()).count() - 1
+        );
         let extra = parse_csv(EXTRA_CSV).expect("extra-instance-types.csv parses");
         for t in &extra {
-            assert_eq!(t.efa_supported, Some(false), "{} in the extra file claims EFA", t.name);
+            assert_eq!(
+                t.efa_supported,
+                Some(false),
+                "{} in the extra file claims EFA",
+                t.name
+            );
             assert!(!t.sources.is_empty(), "{} has no source", t.name);
         }
         for t in efa.iter().chain(&extra) {
@@ -297,16 +308,25 @@ mod tests {
     fn headline_types_have_their_documented_shape() {
         let c = Catalog::bundled();
         let p5 = c.get("p5.48xlarge").unwrap();
-        assert_eq!((p5.max_efa_interfaces, p5.network_cards), (Some(32), Some(32)));
+        assert_eq!(
+            (p5.max_efa_interfaces, p5.network_cards),
+            (Some(32), Some(32))
+        );
         assert_eq!(p5.enis_on_card(5), Some(2));
         let trn2 = c.get("trn2.48xlarge").unwrap();
         assert_eq!(trn2.max_efa_interfaces, Some(16));
         assert_eq!(trn2.bandwidth_gbps, Some(3200.0));
         let b300 = c.get("p6-b300.48xlarge").unwrap();
         assert!(b300.card0_ena_only);
-        assert_eq!((b300.max_efa_interfaces, b300.network_cards), (Some(16), Some(17)));
+        assert_eq!(
+            (b300.max_efa_interfaces, b300.network_cards),
+            (Some(16), Some(17))
+        );
         let gb200 = c.get("p6e-gb200.36xlarge").unwrap();
-        assert_eq!((gb200.enis_on_card(2), gb200.enis_on_card(3)), (Some(2), Some(1)));
+        assert_eq!(
+            (gb200.enis_on_card(2), gb200.enis_on_card(3)),
+            (Some(2), Some(1))
+        );
         let inf2 = c.get("inf2.48xlarge").unwrap();
         assert!(!inf2.supports_efa());
         assert_eq!(c.get("trn2u.48xlarge").unwrap().efa_supported, None);

@@ -8,7 +8,7 @@
 use crate::finding::Subject;
 use crate::net::Cidr;
 pub use crate::spec::types::{
-    EfaSetting, EndpointType, Internet, InterfaceType, MpiLauncher, NodeRole, PlacementStrategy,
+    EfaSetting, EndpointType, InterfaceType, Internet, MpiLauncher, NodeRole, PlacementStrategy,
     PortRange, Protocol, Scheduler, SgMode, StorageKind, Target, Zone,
 };
 use std::collections::BTreeMap;
@@ -220,7 +220,10 @@ pub struct NodeGroup {
 
 impl NodeGroup {
     pub fn instance_type(&self) -> &str {
-        self.instance_types.first().map(String::as_str).unwrap_or("")
+        self.instance_types
+            .first()
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn efa_interfaces(&self) -> impl Iterator<Item = &Nic> {
@@ -410,7 +413,10 @@ mod tests {
 
     #[test]
     fn service_names_shorten() {
-        assert_eq!(short_service_name("com.amazonaws.us-east-1.ecr.dkr"), "ecr.dkr");
+        assert_eq!(
+            short_service_name("com.amazonaws.us-east-1.ecr.dkr"),
+            "ecr.dkr"
+        );
         assert_eq!(short_service_name("com.amazonaws.route53"), "route53");
         assert_eq!(short_service_name("s3"), "s3");
     }
@@ -419,7 +425,10 @@ mod tests {
     fn rule_coverage() {
         let r = SgRule {
             protocol: Protocol::Tcp,
-            ports: Some(PortRange { from: 1018, to: 1023 }),
+            ports: Some(PortRange {
+                from: 1018,
+                to: 1023,
+            }),
             peer: Peer::Group("x".into()),
             origin: Origin::Spec(String::new()),
         };

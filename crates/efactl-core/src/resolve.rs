@@ -10,9 +10,7 @@ use crate::finding::{Category, Finding, Severity, Subject};
 use crate::model::*;
 use crate::net::Cidr;
 use crate::spec::diag;
-use crate::spec::types::{
-    CapacitySpec, PeerSpec, PlacementSpec, SgRuleSpec, Spec,
-};
+use crate::spec::types::{CapacitySpec, PeerSpec, PlacementSpec, SgRuleSpec, Spec};
 
 /// Key of the VPC's default security group, which AWS attaches when none is named.
 pub const DEFAULT_SG: &str = "default";
@@ -38,7 +36,13 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    fn input(&mut self, rule: &crate::rules::Rule, subject: Subject, message: String, help: Option<String>) {
+    fn input(
+        &mut self,
+        rule: &crate::rules::Rule,
+        subject: Subject,
+        message: String,
+        help: Option<String>,
+    ) {
         self.findings.push(Finding {
             rule: rule.id.into(),
             name: rule.name.into(),
@@ -56,7 +60,11 @@ impl Resolver<'_> {
             None if known.is_empty() => Some(format!("the spec defines no {what}")),
             None => Some(format!(
                 "defined: {}",
-                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         };
         self.input(
@@ -98,7 +106,10 @@ impl Resolver<'_> {
                 key: s.name.clone(),
                 id: s.id.clone(),
                 cidr: s.cidr.as_deref().and_then(Cidr::parse),
-                zone: s.availability_zone.clone().or_else(|| spec.availability_zone.clone()),
+                zone: s
+                    .availability_zone
+                    .clone()
+                    .or_else(|| spec.availability_zone.clone()),
                 internet: s.internet,
                 map_public_ip_on_launch: s.map_public_ip_on_launch,
                 available_ips: s.available_ips,
@@ -140,7 +151,11 @@ impl Resolver<'_> {
                 if !s.subnet.is_empty() && !subnet_names.contains(&s.subnet.as_str()) {
                     self.undefined(format!("{path}.subnet"), "subnet", &s.subnet, &subnet_names);
                 }
-                let sgs = self.sg_refs(&s.security_groups, &format!("{path}.securityGroups"), &security_groups);
+                let sgs = self.sg_refs(
+                    &s.security_groups,
+                    &format!("{path}.securityGroups"),
+                    &security_groups,
+                );
                 FileSystem {
                     key: s.name.clone(),
                     kind: s.kind,
@@ -157,7 +172,12 @@ impl Resolver<'_> {
                 .nccl
                 .env
                 .iter()
-                .map(|(k, v)| (k.clone(), (v.clone(), Origin::Spec(format!("nccl.env.{k}")))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        (v.clone(), Origin::Spec(format!("nccl.env.{k}"))),
+                    )
+                })
                 .collect(),
             ports: spec.nccl.ports.clone(),
             aws_ofi_nccl_version: spec.nccl.aws_ofi_nccl_version.clone(),
@@ -188,11 +208,14 @@ impl Resolver<'_> {
                 origin: Some(Origin::Spec("parallelcluster".into())),
             },
             settings: Settings {
-                efa_sg_mode: spec.checks.efa_security_group_mode.unwrap_or(match spec.target {
-                    // ParallelCluster's own validator accepts one good group among several.
-                    Target::ParallelCluster => SgMode::Any,
-                    _ => SgMode::Every,
-                }),
+                efa_sg_mode: spec
+                    .checks
+                    .efa_security_group_mode
+                    .unwrap_or(match spec.target {
+                        // ParallelCluster's own validator accepts one good group among several.
+                        Target::ParallelCluster => SgMode::Any,
+                        _ => SgMode::Every,
+                    }),
             },
             tags: spec.tags.clone(),
         }
@@ -200,7 +223,11 @@ impl Resolver<'_> {
 
     fn security_groups(&mut self) -> Vec<SecurityGroup> {
         let spec = self.spec;
-        let names: Vec<String> = spec.security_groups.iter().map(|s| s.name.clone()).collect();
+        let names: Vec<String> = spec
+            .security_groups
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
         let ids: Vec<Option<String>> = spec.security_groups.iter().map(|s| s.id.clone()).collect();
         let mut out = Vec::new();
         for (i, sg) in spec.security_groups.iter().enumerate() {
@@ -291,7 +318,10 @@ impl Resolver<'_> {
     fn sg_refs(&mut self, refs: &[String], path: &str, sgs: &[SecurityGroup]) -> Vec<String> {
         let mut out = Vec::new();
         for (i, r) in refs.iter().enumerate() {
-            if let Some(sg) = sgs.iter().find(|s| &s.key == r || s.id.as_deref() == Some(r)) {
+            if let Some(sg) = sgs
+                .iter()
+                .find(|s| &s.key == r || s.id.as_deref() == Some(r))
+            {
                 out.push(sg.key.clone());
             } else {
                 let known: Vec<&str> = sgs.iter().map(|s| s.key.as_str()).collect();
@@ -382,9 +412,15 @@ impl Resolver<'_> {
                     ),
                 }
             }
-            let field = if g.subnets.len() > 1 { "subnets" } else { "subnet" };
+            let field = if g.subnets.len() > 1 {
+                "subnets"
+            } else {
+                "subnet"
+            };
             for (j, s) in g.subnets.iter().enumerate() {
-                let by_name = subnets.iter().find(|x| &x.key == s || x.id.as_deref() == Some(s));
+                let by_name = subnets
+                    .iter()
+                    .find(|x| &x.key == s || x.id.as_deref() == Some(s));
                 match by_name {
                     Some(x) => group_subnets.push(x.key.clone()),
                     None => {
@@ -399,7 +435,8 @@ impl Resolver<'_> {
             }
 
             // Security groups: none named means the VPC's default group.
-            let mut group_sgs = self.sg_refs(&g.security_groups, &format!("{path}.securityGroups"), sgs);
+            let mut group_sgs =
+                self.sg_refs(&g.security_groups, &format!("{path}.securityGroups"), sgs);
             if g.security_groups.is_empty() {
                 if !sgs.iter().any(|s| s.key == DEFAULT_SG) {
                     sgs.push(default_security_group(&format!("{path}.securityGroups")));
@@ -426,7 +463,13 @@ impl Resolver<'_> {
                         origin: Origin::Spec(format!("{path}.networkInterfaces[{j}]")),
                     })
                     .collect(),
-                None => default_layout(primary.as_ref(), g.efa, g.secondary_interface_type, &group_sgs, &path),
+                None => default_layout(
+                    primary.as_ref(),
+                    g.efa,
+                    g.secondary_interface_type,
+                    &group_sgs,
+                    &path,
+                ),
             };
 
             let instance_role = match &g.instance_role {
@@ -444,7 +487,10 @@ impl Resolver<'_> {
             let capacity = match &g.capacity {
                 CapacitySpec::OnDemand => Capacity::OnDemand,
                 CapacitySpec::Spot => Capacity::Spot,
-                CapacitySpec::Reservation { id, placement_group } => Capacity::Reservation {
+                CapacitySpec::Reservation {
+                    id,
+                    placement_group,
+                } => Capacity::Reservation {
                     id: id.clone(),
                     placement_group: placement_group.clone(),
                 },
@@ -460,7 +506,8 @@ impl Resolver<'_> {
                     // A capacity block brings its own co-location; an extra group only adds
                     // a way to fail (see rule EFA014).
                     let block = matches!(capacity, Capacity::CapacityBlock { .. });
-                    (uses_efa && max_count > 1 && !block).then(|| format!("pg:{}-{}", spec.name, g.name))
+                    (uses_efa && max_count > 1 && !block)
+                        .then(|| format!("pg:{}-{}", spec.name, g.name))
                 }
             };
 
@@ -488,7 +535,9 @@ impl Resolver<'_> {
     fn placement_groups(&mut self, node_groups: &[NodeGroup]) -> Vec<PlacementGroup> {
         let mut out: Vec<PlacementGroup> = Vec::new();
         for (i, (ng, g)) in node_groups.iter().zip(&self.spec.node_groups).enumerate() {
-            let Some(key) = &ng.placement_group else { continue };
+            let Some(key) = &ng.placement_group else {
+                continue;
+            };
             if out.iter().any(|p| &p.key == key) {
                 continue;
             }
@@ -525,7 +574,10 @@ impl Resolver<'_> {
         sgs: &mut Vec<SecurityGroup>,
     ) -> Vec<Endpoint> {
         let mut out = Vec::new();
-        let private: Vec<&Subnet> = subnets.iter().filter(|s| s.internet == Internet::None).collect();
+        let private: Vec<&Subnet> = subnets
+            .iter()
+            .filter(|s| s.internet == Internet::None)
+            .collect();
         for (i, e) in self.spec.network.endpoints.iter().enumerate() {
             let path = format!("network.endpoints[{i}]");
             let mut served = Vec::new();
@@ -533,9 +585,14 @@ impl Resolver<'_> {
                 served.extend(private.iter().map(|s| s.key.clone()));
             }
             for (j, s) in e.subnets.iter().enumerate() {
-                match subnets.iter().find(|x| &x.key == s || x.id.as_deref() == Some(s)) {
+                match subnets
+                    .iter()
+                    .find(|x| &x.key == s || x.id.as_deref() == Some(s))
+                {
                     Some(x) => served.push(x.key.clone()),
-                    None => self.undefined(format!("{path}.subnets[{j}]"), "subnet", s, subnet_names),
+                    None => {
+                        self.undefined(format!("{path}.subnets[{j}]"), "subnet", s, subnet_names)
+                    }
                 }
             }
             let mut endpoint_sgs = Vec::new();
@@ -547,7 +604,8 @@ impl Resolver<'_> {
                     }
                     endpoint_sgs.push(ENDPOINT_SG.to_string());
                 } else {
-                    endpoint_sgs = self.sg_refs(&e.security_groups, &format!("{path}.securityGroups"), sgs);
+                    endpoint_sgs =
+                        self.sg_refs(&e.security_groups, &format!("{path}.securityGroups"), sgs);
                 }
             }
             let route_tables = if e.kind == EndpointType::Gateway {
@@ -564,7 +622,11 @@ impl Resolver<'_> {
                 kind: e.kind,
                 private_dns: e.private_dns,
                 security_groups: endpoint_sgs,
-                subnets: if e.kind == EndpointType::Interface { served } else { Vec::new() },
+                subnets: if e.kind == EndpointType::Interface {
+                    served
+                } else {
+                    Vec::new()
+                },
                 route_tables,
                 origin: Origin::Spec(path),
             });
@@ -587,13 +649,24 @@ impl Resolver<'_> {
             });
             s.name.clone()
         });
-        let role_names: Vec<&str> = self.spec.iam.roles.iter().map(|r| r.name.as_str()).collect();
+        let role_names: Vec<&str> = self
+            .spec
+            .iam
+            .roles
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         let mut readers = Vec::new();
         for (i, r) in m.secret_readers.iter().enumerate() {
             if role_names.contains(&r.as_str()) || r == NODE_ROLE {
                 readers.push(r.clone());
             } else {
-                self.undefined(format!("mpi.secretReaders[{i}]"), "IAM role", r, &role_names);
+                self.undefined(
+                    format!("mpi.secretReaders[{i}]"),
+                    "IAM role",
+                    r,
+                    &role_names,
+                );
             }
         }
         (
@@ -643,7 +716,10 @@ impl Resolver<'_> {
                 origin: Origin::Spec(format!("iam.roles[{i}]")),
             })
             .collect();
-        if node_groups.iter().any(|ng| ng.instance_role.as_deref() == Some(NODE_ROLE)) {
+        if node_groups
+            .iter()
+            .any(|ng| ng.instance_role.as_deref() == Some(NODE_ROLE))
+        {
             // The role efactl writes reads exactly the cluster's secret and nothing more.
             let statements = secrets
                 .iter()
@@ -798,8 +874,14 @@ mod tests {
 
     #[test]
     fn off_and_unsupported_types_get_one_ena() {
-        assert_eq!(layout("p5.48xlarge", EfaSetting::Off), vec![(0, 0, "interface")]);
-        assert_eq!(layout("inf2.48xlarge", EfaSetting::Auto), vec![(0, 0, "interface")]);
+        assert_eq!(
+            layout("p5.48xlarge", EfaSetting::Off),
+            vec![(0, 0, "interface")]
+        );
+        assert_eq!(
+            layout("inf2.48xlarge", EfaSetting::Auto),
+            vec![(0, 0, "interface")]
+        );
         assert_eq!(layout("trn2.48xlarge", EfaSetting::Count(8)).len(), 8);
     }
 }

@@ -327,7 +327,9 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     if !stack.is_empty() {
         return Err(err("unexpected end of file".into(), last_end));
     }
-    Ok(root.filter(|n| !n.is_null() || !matches!(&n.kind, Kind::Scalar { value, .. } if value.is_empty())))
+    Ok(root.filter(|n| {
+        !n.is_null() || !matches!(&n.kind, Kind::Scalar { value, .. } if value.is_empty())
+    }))
 }
 
 trait MaxBy {
@@ -395,7 +397,10 @@ mod tests {
         let Kind::Seq(items) = &v.kind else {
             panic!("seq expected")
         };
-        assert_eq!((items[1].span.start.line, items[1].span.start.column), (4, 5));
+        assert_eq!(
+            (items[1].span.start.line, items[1].span.start.column),
+            (4, 5)
+        );
         // "a: 1\nb:\n  - héllo\n  - " is 23 bytes (é is two).
         assert_eq!(items[1].span.start.offset, 23);
     }

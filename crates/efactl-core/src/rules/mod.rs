@@ -58,8 +58,10 @@ impl Reporter<'_> {
     }
 }
 
-mod efa_sg_missing_self_egress;
-mod efa_sg_missing_self_ingress;
+pub mod access;
+pub mod instance;
+pub mod network;
+pub mod sg;
 
 /// Every rule, input rules first, in id order.
 pub static RULES: &[&Rule] = &[
@@ -75,8 +77,40 @@ pub static RULES: &[&Rule] = &[
     &crate::spec::diag::UNDEFINED_REFERENCE,
     &crate::spec::diag::UNKNOWN_INSTANCE_TYPE,
     &crate::spec::diag::UNREADABLE,
-    &efa_sg_missing_self_ingress::RULE,
-    &efa_sg_missing_self_egress::RULE,
+    &sg::efa_sg_missing_self_ingress::RULE,
+    &sg::efa_sg_missing_self_egress::RULE,
+    &sg::efa_interface_sg_missing_self_rules::RULE,
+    &sg::ingress_open_to_world::RULE,
+    &sg::ssh_open_to_world::RULE,
+    &instance::efa_unsupported_instance_type::RULE,
+    &instance::efa_disabled_on_capable_type::RULE,
+    &instance::efa_interfaces_below_max::RULE,
+    &instance::efa_interfaces_above_max::RULE,
+    &instance::invalid_interface_layout::RULE,
+    &instance::placement_group_missing::RULE,
+    &instance::placement_group_not_cluster::RULE,
+    &instance::cluster_placement_unsupported::RULE,
+    &instance::placement_group_capacity_conflict::RULE,
+    &network::efa_group_spans_subnets::RULE,
+    &network::public_ip_multi_interface::RULE,
+    &network::vpc_endpoint_missing::RULE,
+    &network::gateway_endpoint_not_routed::RULE,
+    &network::interface_endpoint_private_dns_off::RULE,
+    &network::interface_endpoint_https_blocked::RULE,
+    &network::no_internet_managed_dns::RULE,
+    &network::no_internet_unsupported_scheduler::RULE,
+    &network::private_subnet_public_ip::RULE,
+    &network::vpc_dns_disabled::RULE,
+    &access::mpi_ssh_key_secret_missing::RULE,
+    &access::secret_reader_lacks_access::RULE,
+    &access::secret_access_too_broad::RULE,
+    &network::subnet_too_small::RULE,
+    &access::nccl_env_obsolete::RULE,
+    &access::nccl_socket_ifname_mismatch::RULE,
+    &sg::job_port_blocked::RULE,
+    &instance::mixed_network_cards::RULE,
+    &sg::fsx_lustre_ports_blocked::RULE,
+    &sg::fsx_in_other_zone::RULE,
 ];
 
 /// A rule by id (`EFA002`, any case) or by name (`efa-sg-missing-self-egress`).
@@ -144,33 +178,62 @@ mod tests {
             assert!(ids.insert(r.id), "duplicate id {}", r.id);
             assert!(names.insert(r.name), "duplicate name {}", r.name);
             assert!(
-                r.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                r.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
                 "{} is not kebab-case",
                 r.name
             );
-            assert!(!r.name.starts_with("require-") && !r.name.starts_with("no-"), "{} names a fix", r.name);
-            for heading in ["## What it does", "## Why it matters", "## Fix", "## Source"] {
+            assert!(
+                !r.name.starts_with("require-") && !r.name.starts_with("no-"),
+                "{} names a fix",
+                r.name
+            );
+            for heading in [
+                "## What it does",
+                "## Why it matters",
+                "## Fix",
+                "## Source",
+            ] {
                 assert!(r.doc.contains(heading), "{} doc lacks {heading}", r.id);
             }
-            assert_eq!(r.check.is_some(), r.category == Category::Cluster, "{}", r.id);
+            assert_eq!(
+                r.check.is_some(),
+                r.category == Category::Cluster,
+                "{}",
+                r.id
+            );
         }
         let mut sorted: Vec<&str> = RULES.iter().map(|r| r.id).collect();
         sorted.sort_by_key(|id| (id.starts_with("EFA"), *id));
-        assert_eq!(sorted, RULES.iter().map(|r| r.id).collect::<Vec<_>>(), "registry is in id order");
+        assert_eq!(
+            sorted,
+            RULES.iter().map(|r| r.id).collect::<Vec<_>>(),
+            "registry is in id order"
+        );
     }
 
     #[test]
     fn find_takes_ids_and_names() {
         assert_eq!(find("efa002").map(|r| r.id), Some("EFA002"));
-        assert_eq!(find("efa-sg-missing-self-egress").map(|r| r.id), Some("EFA002"));
+        assert_eq!(
+            find("efa-sg-missing-self-egress").map(|r| r.id),
+            Some("EFA002")
+        );
         assert!(find("EFA999").is_none());
     }
 }
 
 /// The distinct sets of security groups that EFA interfaces carry, in model order.
-pub(crate) fn efa_interface_group_sets(cluster: &Cluster) -> Vec<Vec<&crate::model::SecurityGroup>> {
+pub(crate) fn efa_interface_group_sets(
+    cluster: &Cluster,
+) -> Vec<Vec<&crate::model::SecurityGroup>> {
     let mut sets: Vec<Vec<&str>> = Vec::new();
-    for nic in cluster.node_groups.iter().flat_map(|ng| ng.efa_interfaces()) {
+    for nic in cluster
+        .node_groups
+        .iter()
+        .flat_map(|ng| ng.efa_interfaces())
+    {
         let mut keys: Vec<&str> = nic.security_groups.iter().map(String::as_str).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -215,4 +278,17 @@ pub(crate) fn has_self_rule(sg: &crate::model::SecurityGroup, egress: bool) -> b
     rules
         .iter()
         .any(|r| r.is_all_traffic() && r.peer == crate::model::Peer::Group(sg.key.clone()))
+}
+
+/// How findings name a security group: its id when it has one, else its spec name; the VPC
+/// default group says why it is there.
+pub(crate) fn sg_label(sg: &crate::model::SecurityGroup) -> String {
+    if sg.key == crate::resolve::DEFAULT_SG {
+        return "default (the VPC's default group, used because the node group names no security group)".into();
+    }
+    match &sg.id {
+        Some(id) if *id != sg.name => format!("{} ({id})", sg.name),
+        Some(id) => id.clone(),
+        None => sg.name.clone(),
+    }
 }

@@ -287,7 +287,9 @@ impl Decoder {
                             &diag::API_VERSION,
                             "apiVersion",
                             Some(v.span),
-                            format!("unsupported apiVersion `{s}`: this efactl reads `{API_VERSION}`"),
+                            format!(
+                                "unsupported apiVersion `{s}`: this efactl reads `{API_VERSION}`"
+                            ),
                             None,
                         );
                     }
@@ -415,11 +417,18 @@ impl Decoder {
         let groups: [(&str, Vec<&str>); 5] = [
             (
                 "network.subnets",
-                spec.network.subnets.iter().map(|s| s.name.as_str()).collect(),
+                spec.network
+                    .subnets
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect(),
             ),
             (
                 "securityGroups",
-                spec.security_groups.iter().map(|s| s.name.as_str()).collect(),
+                spec.security_groups
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect(),
             ),
             (
                 "nodeGroups",
@@ -484,8 +493,7 @@ impl Decoder {
                     net.vpc.dns_support = self.bool(x, &join(&p, "dnsSupport")).unwrap_or(true);
                 }
                 if let Some(x) = vm.take("dnsHostnames") {
-                    net.vpc.dns_hostnames =
-                        self.bool(x, &join(&p, "dnsHostnames")).unwrap_or(true);
+                    net.vpc.dns_hostnames = self.bool(x, &join(&p, "dnsHostnames")).unwrap_or(true);
                 }
                 vm.finish(self);
             }
@@ -558,7 +566,10 @@ impl Decoder {
             self.invalid(
                 node,
                 path,
-                format!("subnet `{}` needs a `cidr` (to create it) or an `id` (an existing one)", s.name),
+                format!(
+                    "subnet `{}` needs a `cidr` (to create it) or an `id` (an existing one)",
+                    s.name
+                ),
                 None,
             );
         }
@@ -581,11 +592,16 @@ impl Decoder {
         let short = crate::model::short_service_name(&e.service).to_string();
         e.kind = match m.take("type") {
             Some(v) => self
-                .choice(v, &join(path, "type"), &["interface", "gateway"], |s| match s {
-                    "interface" => Some(EndpointType::Interface),
-                    "gateway" => Some(EndpointType::Gateway),
-                    _ => None,
-                })
+                .choice(
+                    v,
+                    &join(path, "type"),
+                    &["interface", "gateway"],
+                    |s| match s {
+                        "interface" => Some(EndpointType::Interface),
+                        "gateway" => Some(EndpointType::Gateway),
+                        _ => None,
+                    },
+                )
                 .unwrap_or_default(),
             // Only S3 and DynamoDB have gateway endpoints, and they are free: the natural default.
             None if short == "s3" || short == "dynamodb" => EndpointType::Gateway,
@@ -705,7 +721,10 @@ impl Decoder {
                     node,
                     path,
                     "ports",
-                    Some("TCP and UDP rules need `ports`: a port (`22`) or a range (`1018-1023`)".into()),
+                    Some(
+                        "TCP and UDP rules need `ports`: a port (`22`) or a range (`1018-1023`)"
+                            .into(),
+                    ),
                 );
                 return None;
             }
@@ -757,7 +776,9 @@ impl Decoder {
         let s = self.string(v, path)?;
         let parse = |x: &str| x.trim().parse::<u16>().ok();
         let range = match s.split_once('-') {
-            Some((a, b)) => parse(a).zip(parse(b)).map(|(from, to)| PortRange { from, to }),
+            Some((a, b)) => parse(a)
+                .zip(parse(b))
+                .map(|(from, to)| PortRange { from, to }),
             None => parse(&s).map(|p| PortRange { from: p, to: p }),
         };
         match range {
@@ -767,7 +788,10 @@ impl Decoder {
                     v,
                     path,
                     format!("`{s}` is not a port or a port range"),
-                    Some("write a port (`22`) or an ascending range (`1018-1023`), each 0-65535".into()),
+                    Some(
+                        "write a port (`22`) or an ascending range (`1018-1023`), each 0-65535"
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -833,7 +857,12 @@ impl Decoder {
             (None, Some(v)) => {
                 ng.instance_types = self.strings(v, &join(path, "instanceTypes"));
                 if ng.instance_types.is_empty() {
-                    self.invalid(v, &join(path, "instanceTypes"), "list at least one instance type".into(), None);
+                    self.invalid(
+                        v,
+                        &join(path, "instanceTypes"),
+                        "list at least one instance type".into(),
+                        None,
+                    );
                 }
             }
             (Some(_), Some(v)) => self.invalid(
@@ -966,7 +995,12 @@ impl Decoder {
                 InterfaceType::from_name,
             ),
             None => {
-                self.missing(node, path, "type", Some("`interface`, `efa` or `efa-only`".into()));
+                self.missing(
+                    node,
+                    path,
+                    "type",
+                    Some("`interface`, `efa` or `efa-only`".into()),
+                );
                 None
             }
         };
@@ -1071,7 +1105,15 @@ impl Decoder {
                 CapacitySpec::OnDemand
             }
             (None, None) => {
-                self.missing(v, path, "reservation", Some("a capacity mapping names a `reservation` or a `capacityBlock` (cr-...)".into()));
+                self.missing(
+                    v,
+                    path,
+                    "reservation",
+                    Some(
+                        "a capacity mapping names a `reservation` or a `capacityBlock` (cr-...)"
+                            .into(),
+                    ),
+                );
                 CapacitySpec::OnDemand
             }
         };
@@ -1096,14 +1138,23 @@ impl Decoder {
             if let Some(mut sm) = Map::open(self, v, &p) {
                 let mut s = SecretSpec::default();
                 match sm.take("name") {
-                    Some(x) => s.name = self.nonempty_string(x, &join(&p, "name")).unwrap_or_default(),
+                    Some(x) => {
+                        s.name = self
+                            .nonempty_string(x, &join(&p, "name"))
+                            .unwrap_or_default()
+                    }
                     None => self.missing(v, &p, "name", None),
                 }
                 if let Some(x) = sm.take("arn") {
                     s.arn = self.nonempty_string(x, &join(&p, "arn"));
                     if let Some(arn) = &s.arn {
                         if !arn.starts_with("arn:aws") || !arn.contains(":secretsmanager:") {
-                            self.invalid(x, &join(&p, "arn"), format!("`{arn}` is not a Secrets Manager secret ARN"), None);
+                            self.invalid(
+                                x,
+                                &join(&p, "arn"),
+                                format!("`{arn}` is not a Secrets Manager secret ARN"),
+                                None,
+                            );
                         }
                     }
                 }
@@ -1133,7 +1184,9 @@ impl Decoder {
                 };
                 let mut role = RoleSpec::default();
                 match rm.take("name") {
-                    Some(x) => role.name = d.nonempty_string(x, &join(&p, "name")).unwrap_or_default(),
+                    Some(x) => {
+                        role.name = d.nonempty_string(x, &join(&p, "name")).unwrap_or_default()
+                    }
                     None => d.missing(item, &p, "name", None),
                 }
                 if let Some(x) = rm.take("arn") {
@@ -1230,7 +1283,11 @@ impl Decoder {
             s.id = self.resource_id(v, &join(path, "id"), "fs-");
         }
         match m.take("subnet") {
-            Some(v) => s.subnet = self.nonempty_string(v, &join(path, "subnet")).unwrap_or_default(),
+            Some(v) => {
+                s.subnet = self
+                    .nonempty_string(v, &join(path, "subnet"))
+                    .unwrap_or_default()
+            }
             None => self.missing(node, path, "subnet", None),
         }
         if let Some(v) = m.take("securityGroups") {
@@ -1270,7 +1327,9 @@ impl Decoder {
                         self.invalid(k, &kp, format!("unknown rule id `{key}`"), None);
                         continue;
                     }
-                    if let Some(sev) = self.choice(val, &kp, &["error", "warning", "info"], Severity::parse) {
+                    if let Some(sev) =
+                        self.choice(val, &kp, &["error", "warning", "info"], Severity::parse)
+                    {
                         c.severity.insert(key.to_ascii_uppercase(), sev);
                     }
                 }
@@ -1503,7 +1562,10 @@ mod tests {
 
     #[test]
     fn suggestions_pick_the_near_key() {
-        assert_eq!(suggest("instanceTyp", &["name", "instanceType", "count"]), Some("instanceType"));
+        assert_eq!(
+            suggest("instanceTyp", &["name", "instanceType", "count"]),
+            Some("instanceType")
+        );
         assert_eq!(suggest("zzz", &["name", "count"]), None);
     }
 
@@ -1513,7 +1575,10 @@ mod tests {
         assert!(valid_region("us-gov-west-1"));
         assert!(!valid_region("useast1"));
         assert_eq!(Zone::parse("use1-az6"), Some(Zone::Id("use1-az6".into())));
-        assert_eq!(Zone::parse("us-east-1a"), Some(Zone::Name("us-east-1a".into())));
+        assert_eq!(
+            Zone::parse("us-east-1a"),
+            Some(Zone::Name("us-east-1a".into()))
+        );
         assert_eq!(Zone::parse("east"), None);
     }
 }

@@ -21,8 +21,12 @@ macro_rules! input_rule {
     };
 }
 
-input_rule!(SYNTAX, "SPEC001", "yaml-syntax-error", "The file is not valid YAML",
-"## What it does
+input_rule!(
+    SYNTAX,
+    "SPEC001",
+    "yaml-syntax-error",
+    "The file is not valid YAML",
+    "## What it does
 Reports a file that the YAML parser cannot read: unbalanced brackets, bad indentation, a tab
 used for indentation, more than one document, nesting deeper than 64 levels, aliases that
 expand to more than a million values, or a file over 8 MiB.
@@ -40,10 +44,15 @@ Correct the syntax at the line and column shown. `efactl init` writes a valid st
 
 ## Source
 YAML 1.2 specification; efactl's input limits (docs/spec.md).
-");
+"
+);
 
-input_rule!(UNKNOWN_FIELD, "SPEC002", "unknown-field", "A key the spec does not define",
-"## What it does
+input_rule!(
+    UNKNOWN_FIELD,
+    "SPEC002",
+    "unknown-field",
+    "A key the spec does not define",
+    "## What it does
 Reports a mapping key that is not part of the spec at that place, with the closest known key.
 
 ## Why it matters
@@ -62,10 +71,15 @@ Use the suggested key, or remove the line. docs/spec.md lists every field.
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(WRONG_TYPE, "SPEC003", "wrong-value-type", "A value of the wrong type",
-"## What it does
+input_rule!(
+    WRONG_TYPE,
+    "SPEC003",
+    "wrong-value-type",
+    "A value of the wrong type",
+    "## What it does
 Reports a value whose type does not fit the field: a list where a mapping is expected, a
 string where a number is expected, and so on.
 
@@ -84,10 +98,15 @@ Write the value in the type named by the message.
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(MISSING_FIELD, "SPEC004", "missing-field", "A required field is absent",
-"## What it does
+input_rule!(
+    MISSING_FIELD,
+    "SPEC004",
+    "missing-field",
+    "A required field is absent",
+    "## What it does
 Reports a required field that is missing, such as `apiVersion`, `name`, `region`, a node
 group's `instanceType`, or a node group's `subnet` when the spec has several subnets.
 
@@ -107,10 +126,15 @@ Add the field named in the message.
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(DUPLICATE_KEY, "SPEC005", "duplicate-key", "The same key twice in one mapping",
-"## What it does
+input_rule!(
+    DUPLICATE_KEY,
+    "SPEC005",
+    "duplicate-key",
+    "The same key twice in one mapping",
+    "## What it does
 Reports a key given twice in the same mapping.
 
 ## Why it matters
@@ -130,10 +154,15 @@ Keep one of them.
 
 ## Source
 YAML 1.2 specification, 3.2.1.1 (mapping keys are unique).
-");
+"
+);
 
-input_rule!(INVALID_VALUE, "SPEC006", "invalid-value", "A value outside what the field accepts",
-"## What it does
+input_rule!(
+    INVALID_VALUE,
+    "SPEC006",
+    "invalid-value",
+    "A value outside what the field accepts",
+    "## What it does
 Reports a value of the right type that the field does not accept: an unknown enum value, a
 negative count, a malformed CIDR, port range, AWS id, region or zone.
 
@@ -155,10 +184,15 @@ Use one of the values named in the message.
 
 ## Source
 efactl spec reference (docs/spec.md); EC2 API reference for id and CIDR formats.
-");
+"
+);
 
-input_rule!(API_VERSION, "SPEC007", "unsupported-api-version", "An apiVersion this efactl does not read",
-"## What it does
+input_rule!(
+    API_VERSION,
+    "SPEC007",
+    "unsupported-api-version",
+    "An apiVersion this efactl does not read",
+    "## What it does
 Reports an `apiVersion` other than the one this release reads (`efactl.dev/v1alpha1`).
 
 ## Why it matters
@@ -175,10 +209,15 @@ Use the apiVersion printed by `efactl init`, or the efactl release that matches 
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(EMPTY, "SPEC008", "empty-spec", "The file holds no YAML document",
-"## What it does
+input_rule!(
+    EMPTY,
+    "SPEC008",
+    "empty-spec",
+    "The file holds no YAML document",
+    "## What it does
 Reports an empty file, or one that holds only comments.
 
 ## Why it matters
@@ -192,10 +231,15 @@ Start from an example: `efactl init --example p5-slurm-private > cluster.yaml`.
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(DUPLICATE_NAME, "SPEC009", "duplicate-name", "Two entries of one list share a name",
-"## What it does
+input_rule!(
+    DUPLICATE_NAME,
+    "SPEC009",
+    "duplicate-name",
+    "Two entries of one list share a name",
+    "## What it does
 Reports two subnets, security groups, node groups, roles or file systems with the same `name`.
 
 ## Why it matters
@@ -214,10 +258,15 @@ Rename one of them.
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(UNDEFINED_REFERENCE, "SPEC010", "undefined-reference", "A reference to something the spec does not define",
-"## What it does
+input_rule!(
+    UNDEFINED_REFERENCE,
+    "SPEC010",
+    "undefined-reference",
+    "A reference to something the spec does not define",
+    "## What it does
 Reports a name that refers to a subnet, security group, IAM role or placement group the spec
 does not define, or an existing `sg-` id that the spec uses without describing its rules.
 
@@ -238,10 +287,15 @@ Use a defined name (the message suggests the closest), or describe the existing 
 
 ## Source
 efactl spec reference (docs/spec.md).
-");
+"
+);
 
-input_rule!(UNKNOWN_INSTANCE_TYPE, "SPEC011", "unknown-instance-type", "An instance type the catalog does not know",
-"## What it does
+input_rule!(
+    UNKNOWN_INSTANCE_TYPE,
+    "SPEC011",
+    "unknown-instance-type",
+    "An instance type the catalog does not know",
+    "## What it does
 Reports an instance type that is not in efactl's bundled catalog, with the closest known name.
 
 ## Why it matters
@@ -262,10 +316,15 @@ a live `DescribeInstanceTypes`.
 
 ## Source
 crates/efactl-core/data/instance-catalog.csv (sources per row).
-");
+"
+);
 
-input_rule!(UNREADABLE, "SPEC012", "unreadable-file", "The file cannot be read",
-"## What it does
+input_rule!(
+    UNREADABLE,
+    "SPEC012",
+    "unreadable-file",
+    "The file cannot be read",
+    "## What it does
 Reports a path that does not exist, is a directory, cannot be read, or is not UTF-8 text.
 
 ## Why it matters
@@ -279,4 +338,5 @@ Check the path and the file's encoding (cluster specs are UTF-8).
 
 ## Source
 efactl CLI reference.
-");
+"
+);

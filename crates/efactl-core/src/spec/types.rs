@@ -36,9 +36,9 @@ pub enum Zone {
 impl Zone {
     pub fn parse(s: &str) -> Option<Zone> {
         // Zone ids look like use1-az6 / apne1-az4; names like us-east-1a.
-        let is_id = s
-            .rsplit_once("-az")
-            .is_some_and(|(p, n)| !p.is_empty() && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        let is_id = s.rsplit_once("-az").is_some_and(|(p, n)| {
+            !p.is_empty() && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+        });
         let is_name = s.len() > 2
             && s.ends_with(|c: char| c.is_ascii_lowercase())
             && s.chars().rev().nth(1).is_some_and(|c| c.is_ascii_digit())

@@ -1,4 +1,4 @@
-use super::prelude::*;
+use crate::rules::prelude::*;
 
 pub static RULE: Rule = Rule {
     id: "EFA001",
@@ -37,13 +37,15 @@ EfaSecurityGroupValidator.
 };
 
 fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
-    for sg in super::efa_groups_lacking(cx.cluster, |sg| super::has_self_rule(sg, false)) {
+    for sg in
+        crate::rules::efa_groups_lacking(cx.cluster, |sg| crate::rules::has_self_rule(sg, false))
+    {
         {
             r.report(
                 sg.origin.at("ingress"),
                 format!(
                     "security group `{}` is on EFA interfaces but has no all-traffic ingress rule from itself",
-                    sg.id.as_deref().unwrap_or(&sg.name)
+                    crate::rules::sg_label(sg)
                 ),
             )
             .help = Some("add `selfReferencing: true` to the group (or an ingress rule `{ protocol: all, self: true }`)".into());

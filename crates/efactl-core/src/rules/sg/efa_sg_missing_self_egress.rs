@@ -1,4 +1,4 @@
-use super::prelude::*;
+use crate::rules::prelude::*;
 
 pub static RULE: Rule = Rule {
     id: "EFA002",
@@ -39,20 +39,21 @@ gardener/gardener-extension-provider-aws#1832 (efa-facts.md §3.1).
 };
 
 fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
-    for sg in super::efa_groups_lacking(cx.cluster, |sg| super::has_self_rule(sg, true)) {
-        let world = sg
-            .egress
-            .iter()
-            .any(|rule| rule.is_all_traffic() && matches!(&rule.peer, Peer::Cidr(c) if c.is_world()));
+    for sg in
+        crate::rules::efa_groups_lacking(cx.cluster, |sg| crate::rules::has_self_rule(sg, true))
+    {
+        let world = sg.egress.iter().any(|rule| {
+            rule.is_all_traffic() && matches!(&rule.peer, Peer::Cidr(c) if c.is_world())
+        });
         let message = if world {
             format!(
                 "security group `{}` is on EFA interfaces and allows egress only to 0.0.0.0/0, which EFA traffic does not match",
-                sg.id.as_deref().unwrap_or(&sg.name)
+                crate::rules::sg_label(sg)
             )
         } else {
             format!(
                 "security group `{}` is on EFA interfaces but has no all-traffic egress rule to itself",
-                sg.id.as_deref().unwrap_or(&sg.name)
+                crate::rules::sg_label(sg)
             )
         };
         r.report(sg.origin.at("egress"), message).help =

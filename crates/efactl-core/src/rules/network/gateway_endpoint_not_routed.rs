@@ -1,0 +1,13 @@
+use crate::rules::prelude::*;
+
+pub static RULE: Rule = Rule {
+    id: "EFA018",
+    name: "gateway-endpoint-not-routed",
+    severity: Severity::Error,
+    category: Category::Cluster,
+    title: "",
+    doc: "",
+    check: Some(check),
+};
+
+fn check(_cx: &Context<'_>, _r: &mut Reporter<'_>) {}

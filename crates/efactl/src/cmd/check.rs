@@ -1,0 +1,169 @@
+use crate::output::{print, ColorChoice, FindingsFormat};
+use efactl_core::check::{check_spec, CheckReport};
+use efactl_core::finding::{sort_findings, Category, Finding, Severity, Subject};
+use efactl_core::report::{human, json, sarif};
+use efactl_core::rules::{self, Options};
+use efactl_core::spec::SourceMap;
+use efactl_core::Catalog;
+use std::path::Path;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The cluster spec to check (`-` reads stdin).
+    pub file: String,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+    /// Exit 1 when a finding of this severity or worse remains.
+    #[arg(long, value_parser = parse_severity, default_value = "error")]
+    pub fail_on: Severity,
+    /// Leave out a rule (id or name); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Change a rule's severity: ID=error|warning|info; repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub severity: Vec<String>,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("`{s}` is not error, warning or info"))
+}
+
+/// Turns --ignore and --severity into rule options; unknown ids are usage errors.
+pub fn options(ignore: &[String], severity: &[String]) -> anyhow::Result<Options> {
+    let mut o = Options::default();
+    for i in ignore.iter().filter(|i| !i.is_empty()) {
+        let r = rules::find(i)
+            .ok_or_else(|| anyhow::anyhow!("--ignore: unknown rule `{i}` (see `efactl rules`)"))?;
+        o.ignore.push(r.id.to_string());
+    }
+    for s in severity.iter().filter(|s| !s.is_empty()) {
+        let (id, level) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--severity takes ID=LEVEL, got `{s}`"))?;
+        let r = rules::find(id).ok_or_else(|| {
+            anyhow::anyhow!("--severity: unknown rule `{id}` (see `efactl rules`)")
+        })?;
+        let level = Severity::parse(level).ok_or_else(|| {
+            anyhow::anyhow!("--severity: `{level}` is not error, warning or info")
+        })?;
+        o.severity.insert(r.id.to_string(), level);
+    }
+    Ok(o)
+}
+
+/// Reads a spec file; a path that cannot be read is an input finding, not a crash.
+pub fn read_input(file: &str) -> Result<String, Finding> {
+    let unreadable = |message: String, help: Option<String>| Finding {
+        rule: efactl_core::spec::diag::UNREADABLE.id.into(),
+        name: efactl_core::spec::diag::UNREADABLE.name.into(),
+        severity: Severity::Error,
+        category: Category::Input,
+        subject: Subject::path(file.to_string()),
+        message,
+        help,
+    };
+    let bytes = if file == "-" {
+        let mut buf = Vec::new();
+        use std::io::Read;
+        std::io::stdin()
+            .take(efactl_core::yaml::MAX_INPUT_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| unreadable(format!("cannot read standard input: {e}"), None))?;
+        buf
+    } else {
+        let path = Path::new(file);
+        let meta = std::fs::metadata(path).map_err(|e| {
+            let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
+                "create one with `efactl init --example p5-slurm-private > cluster.yaml`"
+                    .to_string()
+            });
+            unreadable(format!("cannot read `{file}`: {}", io_reason(&e)), help)
+        })?;
+        if meta.is_dir() {
+            return Err(unreadable(
+                format!("`{file}` is a directory, not a cluster spec"),
+                None,
+            ));
+        }
+        if meta.len() > efactl_core::yaml::MAX_INPUT_BYTES as u64 {
+            return Err(unreadable(
+                format!(
+                    "`{file}` is {:.1} MiB; efactl reads specs up to {} MiB",
+                    meta.len() as f64 / 1_048_576.0,
+                    efactl_core::yaml::MAX_INPUT_BYTES / 1_048_576
+                ),
+                None,
+            ));
+        }
+        std::fs::read(path)
+            .map_err(|e| unreadable(format!("cannot read `{file}`: {}", io_reason(&e)), None))?
+    };
+    if bytes.len() > efactl_core::yaml::MAX_INPUT_BYTES {
+        return Err(unreadable(
+            format!(
+                "the input is over {} MiB",
+                efactl_core::yaml::MAX_INPUT_BYTES / 1_048_576
+            ),
+            None,
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        unreadable(
+            format!(
+                "`{file}` is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            Some("cluster specs are UTF-8 YAML".into()),
+        )
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
+    let opts = options(&args.ignore, &args.severity)?;
+    let display_name = if args.file == "-" {
+        "<stdin>"
+    } else {
+        args.file.as_str()
+    };
+    let report = match read_input(&args.file) {
+        Ok(text) => check_spec(display_name, &text, Catalog::bundled(), &opts),
+        Err(f) => {
+            let mut findings = vec![f];
+            sort_findings(&mut findings);
+            CheckReport {
+                source: SourceMap::new(display_name, "", None),
+                cluster: None,
+                findings,
+            }
+        }
+    };
+    let text = match args.format {
+        FindingsFormat::Human => {
+            let body = human::render(
+                &report.findings,
+                Some((&report.source.file, &report.source.text)),
+                &human::HumanOptions {
+                    color: color.enabled_for_stdout(),
+                },
+            );
+            if report.findings.is_empty() {
+                let n = rules::RULES.iter().filter(|r| r.check.is_some()).count();
+                format!("{display_name}: no findings ({n} rules checked)\n")
+            } else {
+                format!("{body}")
+            }
+        }
+        FindingsFormat::Json => json::render(&report.findings, Some(display_name)),
+        FindingsFormat::Sarif => sarif::render(&report.findings),
+    };
+    print(&text)?;
+    Ok(report.exit_code(args.fail_on) as u8)
+}

@@ -1,0 +1,4 @@
+pub mod check;
+pub mod explain;
+pub mod init;
+pub mod rules;

@@ -1,0 +1,53 @@
+//! efactl: from a cluster spec to a proven EFA/NCCL fabric on AWS.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+mod output;
+
+#[derive(Parser)]
+#[command(
+    name = "efactl",
+    version,
+    about = "Check, render and prove EFA/NCCL/MPI clusters on AWS",
+    long_about = "efactl lints a declarative cluster spec (cluster.yaml) against the rules that make \
+EFA, NCCL and MPI work on AWS.\n\nExit codes: 0 clean, 1 findings at or above --fail-on, 2 bad input or usage."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// When to colour output: auto (only on a terminal, and not with NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = output::ColorChoice::Auto)]
+    color: output::ColorChoice,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a cluster spec: parse, resolve, run every rule.
+    Check(cmd::check::Args),
+    /// Print a rule's documentation: what, why, how to fix, source.
+    Explain(cmd::explain::Args),
+    /// List every rule: id, name, default severity, title.
+    Rules(cmd::rules::Args),
+    /// Write a starter cluster.yaml to stdout.
+    Init(cmd::init::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = cli.color;
+    let result = match cli.command {
+        Command::Check(a) => cmd::check::run(a, color),
+        Command::Explain(a) => cmd::explain::run(a, color),
+        Command::Rules(a) => cmd::rules::run(a),
+        Command::Init(a) => cmd::init::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("efactl: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
