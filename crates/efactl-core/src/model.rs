@@ -331,6 +331,22 @@ pub struct Side<'a> {
     pub cidr: Option<Cidr>,
 }
 
+impl Side<'_> {
+    /// Is this end the peer a rule names? An IPv4 world CIDR covers every IPv4 address, so it
+    /// matches even where this end's subnet CIDR is unknown (an existing subnet given by id).
+    pub fn is_peer(&self, peer: &Peer, groups_only: bool) -> bool {
+        match peer {
+            Peer::Group(k) => self.groups.iter().any(|g| g == k),
+            Peer::Cidr(_) if groups_only => false,
+            Peer::Cidr(c) => match self.cidr {
+                Some(s) => c.contains(&s),
+                None => c.is_world() && c.addr.is_ipv4(),
+            },
+            Peer::PrefixList(_) => false,
+        }
+    }
+}
+
 impl Cluster {
     pub fn security_group(&self, key: &str) -> Option<&SecurityGroup> {
         self.security_groups.iter().find(|s| s.key == key)
@@ -371,11 +387,7 @@ impl Cluster {
         port: Option<u16>,
         groups_only: bool,
     ) -> bool {
-        let matches_peer = |peer: &Peer, side: &Side<'_>| match peer {
-            Peer::Group(k) => side.groups.iter().any(|g| g == k),
-            Peer::Cidr(c) => !groups_only && side.cidr.is_some_and(|s| c.contains(&s)),
-            Peer::PrefixList(_) => false,
-        };
+        let matches_peer = |peer: &Peer, side: &Side<'_>| side.is_peer(peer, groups_only);
         let egress_ok = from.groups.iter().any(|g| {
             self.security_group(g).is_some_and(|sg| {
                 sg.egress

@@ -151,11 +151,19 @@ impl Resolver<'_> {
                 if !s.subnet.is_empty() && !subnet_names.contains(&s.subnet.as_str()) {
                     self.undefined(format!("{path}.subnet"), "subnet", &s.subnet, &subnet_names);
                 }
-                let sgs = self.sg_refs(
+                let mut sgs = self.sg_refs(
                     &s.security_groups,
                     &format!("{path}.securityGroups"),
                     &security_groups,
                 );
+                if s.security_groups.is_empty() {
+                    // FSx, like EC2, attaches the VPC's default group when none is named.
+                    if !security_groups.iter().any(|x| x.key == DEFAULT_SG) {
+                        security_groups
+                            .push(default_security_group(&format!("{path}.securityGroups")));
+                    }
+                    sgs.push(DEFAULT_SG.to_string());
+                }
                 FileSystem {
                     key: s.name.clone(),
                     kind: s.kind,

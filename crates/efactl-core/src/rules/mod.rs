@@ -292,3 +292,40 @@ pub(crate) fn sg_label(sg: &crate::model::SecurityGroup) -> String {
         None => sg.name.clone(),
     }
 }
+
+/// Where a node group's `j`th instance type is written: `instanceType`, or `instanceTypes[j]`
+/// in a mixed group.
+pub(crate) fn instance_type_subject(ng: &crate::model::NodeGroup, j: usize) -> Subject {
+    if ng.instance_types.len() > 1 {
+        ng.origin.at(&format!("instanceTypes[{j}]"))
+    } else {
+        ng.origin.at("instanceType")
+    }
+}
+
+/// The spec lists the node group's interfaces itself (`networkInterfaces`) instead of
+/// leaving the layout to `efa`.
+pub(crate) fn explicit_layout(ng: &crate::model::NodeGroup) -> bool {
+    ng.interfaces
+        .iter()
+        .any(|n| matches!(n.origin, crate::model::Origin::Spec(_)))
+}
+
+/// Where a node group's EFA interfaces are decided: its own `networkInterfaces` when the spec
+/// lists them, else `efa`.
+pub(crate) fn efa_subject(ng: &crate::model::NodeGroup) -> Subject {
+    ng.origin.at(if explicit_layout(ng) {
+        "networkInterfaces"
+    } else {
+        "efa"
+    })
+}
+
+/// A bandwidth for messages: `3200`, `12.5`.
+pub(crate) fn gbps(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}

@@ -1445,7 +1445,14 @@ impl<'n> Map<'n> {
                 .collect::<Vec<_>>()
                 .join(", ");
             let help = match suggest(&key, &self.asked) {
-                Some(s) => format!("did you mean `{s}`? expected one of {expected}"),
+                Some(s) => {
+                    // The misspelt key is the cause of "missing `s`": report it once, here.
+                    let missing = join(&self.path, s);
+                    d.findings.retain(|f| {
+                        !(f.rule == diag::MISSING_FIELD.id && f.subject.path.as_deref() == Some(&missing))
+                    });
+                    format!("did you mean `{s}`? expected one of {expected}")
+                }
                 None => format!("expected one of {expected}"),
             };
             d.report(
