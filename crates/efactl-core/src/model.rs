@@ -406,6 +406,50 @@ impl Cluster {
     }
 }
 
+/// The two halves of `Cluster::allows`, for rules that must say which side blocks.
+impl Cluster {
+    /// Does some egress rule of `from`'s groups let the connection out towards `to`?
+    pub fn egress_allows(
+        &self,
+        from: Side<'_>,
+        to: Side<'_>,
+        protocol: &Protocol,
+        port: Option<u16>,
+        groups_only: bool,
+    ) -> bool {
+        from.groups.iter().any(|g| {
+            self.security_group(g).is_some_and(|sg| {
+                sg.egress
+                    .iter()
+                    .any(|r| r.covers(protocol, port) && peer_matches(&r.peer, &to, groups_only))
+            })
+        })
+    }
+
+    /// Does some ingress rule of `to`'s groups let the connection in from `from`?
+    pub fn ingress_allows(
+        &self,
+        from: Side<'_>,
+        to: Side<'_>,
+        protocol: &Protocol,
+        port: Option<u16>,
+        groups_only: bool,
+    ) -> bool {
+        to.groups.iter().any(|g| {
+            self.security_group(g).is_some_and(|sg| {
+                sg.ingress
+                    .iter()
+                    .any(|r| r.covers(protocol, port) && peer_matches(&r.peer, &from, groups_only))
+            })
+        })
+    }
+}
+
+fn peer_matches(peer: &Peer, side: &Side<'_>, groups_only: bool) -> bool {
+    // One definition of a peer match, so the halves agree with `allows`.
+    side.is_peer(peer, groups_only)
+}
+
 /// `com.amazonaws.us-east-1.ecr.dkr` -> `ecr.dkr`; short names pass through.
 pub fn short_service_name(service: &str) -> &str {
     if let Some(rest) = service.strip_prefix("com.amazonaws.") {

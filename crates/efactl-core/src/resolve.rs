@@ -510,13 +510,19 @@ impl Resolver<'_> {
             let placement_group = match &g.placement_group {
                 PlacementSpec::None => None,
                 PlacementSpec::Existing { name, .. } => Some(format!("pg:{name}")),
-                PlacementSpec::Auto => {
-                    // A capacity block brings its own co-location; an extra group only adds
-                    // a way to fail (see rule EFA014).
-                    let block = matches!(capacity, Capacity::CapacityBlock { .. });
-                    (uses_efa && max_count > 1 && !block)
-                        .then(|| format!("pg:{}-{}", spec.name, g.name))
-                }
+                PlacementSpec::Auto => match &capacity {
+                    // A capacity block brings its own co-location, and a reservation is used
+                    // only by launches in the placement group it was made in (none, or the one
+                    // it names): a group efactl added on its own would only add a way to fail
+                    // (rule EFA014).
+                    Capacity::CapacityBlock { .. } => None,
+                    Capacity::Reservation {
+                        placement_group, ..
+                    } => placement_group.as_ref().map(|pg| format!("pg:{pg}")),
+                    _ => {
+                        (uses_efa && max_count > 1).then(|| format!("pg:{}-{}", spec.name, g.name))
+                    }
+                },
             };
 
             out.push(NodeGroup {
@@ -556,6 +562,24 @@ impl Resolver<'_> {
                     false,
                     Origin::Spec(format!("nodeGroups[{i}].placementGroup")),
                 ),
+                _ if matches!(
+                    &g.capacity,
+                    CapacitySpec::Reservation {
+                        placement_group: Some(_),
+                        ..
+                    }
+                ) =>
+                {
+                    (
+                        // The cluster placement group the reservation was made in.
+                        key.trim_start_matches("pg:").to_string(),
+                        PlacementStrategy::Cluster,
+                        false,
+                        Origin::Spec(format!(
+                            "nodeGroups[{i}].capacity.reservationPlacementGroup"
+                        )),
+                    )
+                }
                 _ => (
                     key.trim_start_matches("pg:").to_string(),
                     PlacementStrategy::Cluster,
@@ -891,5 +915,42 @@ mod tests {
             vec![(0, 0, "interface")]
         );
         assert_eq!(layout("trn2.48xlarge", EfaSetting::Count(8)).len(), 8);
+    }
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::*;
+
+    fn resolve_text(capacity: &str) -> Cluster {
+        let text = format!(
+            "apiVersion: efactl.dev/v1alpha1\nname: c\nregion: us-east-1\nnetwork:\n  subnets:\n    - {{ name: s, cidr: 10.0.0.0/20, internet: nat }}\nnodeGroups:\n  - name: g\n    instanceType: p4d.24xlarge\n    count: 4\n    capacity: {capacity}\n"
+        );
+        let parsed = crate::spec::parse_spec("c.yaml", &text);
+        assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+        let (cluster, findings) = resolve(parsed.spec.as_ref().unwrap(), Catalog::bundled());
+        assert!(findings.is_empty(), "{findings:?}");
+        cluster
+    }
+
+    #[test]
+    fn placement_follows_the_capacity() {
+        let c = resolve_text("on-demand");
+        assert_eq!(c.node_groups[0].placement_group.as_deref(), Some("pg:c-g"));
+        assert!(c.placement_groups[0].managed);
+
+        let c =
+            resolve_text("{ reservation: cr-0123456789abcdef0, reservationPlacementGroup: pg1 }");
+        assert_eq!(c.node_groups[0].placement_group.as_deref(), Some("pg:pg1"));
+        assert_eq!(c.placement_groups[0].name, "pg1");
+        assert!(
+            !c.placement_groups[0].managed,
+            "the reservation's group exists already"
+        );
+
+        let c = resolve_text("{ reservation: cr-0123456789abcdef0 }");
+        assert_eq!(c.node_groups[0].placement_group, None);
+        let c = resolve_text("{ capacityBlock: cr-0123456789abcdef0 }");
+        assert_eq!(c.node_groups[0].placement_group, None);
     }
 }

@@ -26,11 +26,23 @@ fn examples() -> PathBuf {
 #[test]
 fn examples_check_clean() {
     let files = yamls(&examples());
-    assert!(files.len() >= 5, "expected the five examples, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the five examples, found {files:?}"
+    );
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let r = check_spec(&f.to_string_lossy(), &text, Catalog::bundled(), &Options::default());
-        let errors: Vec<_> = r.findings.iter().filter(|x| x.severity == Severity::Error).collect();
+        let r = check_spec(
+            &f.to_string_lossy(),
+            &text,
+            Catalog::bundled(),
+            &Options::default(),
+        );
+        let errors: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|x| x.severity == Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
         for w in &r.findings {
             assert!(
@@ -47,7 +59,10 @@ fn examples_check_clean() {
 #[test]
 fn broken_examples_show_their_findings() {
     let files = yamls(&examples().join("broken"));
-    assert!(files.len() >= 5, "one broken example per seed scenario, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "one broken example per seed scenario, found {files:?}"
+    );
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let expect: BTreeSet<String> = text
@@ -58,7 +73,12 @@ fn broken_examples_show_their_findings() {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect();
-        let r = check_spec(&f.to_string_lossy(), &text, Catalog::bundled(), &Options::default());
+        let r = check_spec(
+            &f.to_string_lossy(),
+            &text,
+            Catalog::bundled(),
+            &Options::default(),
+        );
         assert!(!r.has_input_errors(), "{}: {:#?}", f.display(), r.findings);
         let got: BTreeSet<String> = r.findings.iter().map(|x| x.rule.clone()).collect();
         assert_eq!(got, expect, "{}: {:#?}", f.display(), r.findings);

@@ -23,11 +23,19 @@ fn run_all(text: &str) {
     let lines = text.lines().count().max(1) as u32 + 1;
     for f in &a.findings {
         if let Some(l) = &f.subject.location {
-            assert!(l.start.line >= 1 && l.start.line <= lines, "line {} of {lines}: {f:?}", l.start.line);
+            assert!(
+                l.start.line >= 1 && l.start.line <= lines,
+                "line {} of {lines}: {f:?}",
+                l.start.line
+            );
             assert!(l.start.offset <= text.len() && l.end.offset <= text.len());
         }
     }
-    human::render(&a.findings, Some(("p.yaml", text)), &human::HumanOptions { color: true });
+    human::render(
+        &a.findings,
+        Some(("p.yaml", text)),
+        &human::HumanOptions { color: true },
+    );
     json::render(&a.findings, Some("p.yaml"));
     sarif::render(&a.findings);
 }
@@ -50,12 +58,51 @@ fn scalar() -> impl Strategy<Value = String> {
 }
 
 const KEYS: &[&str] = &[
-    "apiVersion", "name", "region", "availabilityZone", "target", "scheduler", "network", "vpc",
-    "subnets", "endpoints", "securityGroups", "ingress", "egress", "protocol", "ports", "cidr",
-    "self", "nodeGroups", "instanceType", "instanceTypes", "count", "maxCount", "efa",
-    "networkInterfaces", "networkCard", "deviceIndex", "type", "subnet", "placementGroup",
-    "capacity", "reservation", "capacityBlock", "mpi", "sshKeySecret", "iam", "roles",
-    "statements", "nccl", "env", "storage", "checks", "ignore", "severity", "internet", "id",
+    "apiVersion",
+    "name",
+    "region",
+    "availabilityZone",
+    "target",
+    "scheduler",
+    "network",
+    "vpc",
+    "subnets",
+    "endpoints",
+    "securityGroups",
+    "ingress",
+    "egress",
+    "protocol",
+    "ports",
+    "cidr",
+    "self",
+    "nodeGroups",
+    "instanceType",
+    "instanceTypes",
+    "count",
+    "maxCount",
+    "efa",
+    "networkInterfaces",
+    "networkCard",
+    "deviceIndex",
+    "type",
+    "subnet",
+    "placementGroup",
+    "capacity",
+    "reservation",
+    "capacityBlock",
+    "mpi",
+    "sshKeySecret",
+    "iam",
+    "roles",
+    "statements",
+    "nccl",
+    "env",
+    "storage",
+    "checks",
+    "ignore",
+    "severity",
+    "internet",
+    "id",
 ];
 
 /// Random YAML built from the spec's own keys, nested up to four levels.
@@ -63,10 +110,13 @@ fn yaml_tree() -> impl Strategy<Value = String> {
     let leaf = scalar();
     leaf.prop_recursive(4, 64, 6, |inner| {
         prop_oneof![
-            prop::collection::vec((prop::sample::select(KEYS), inner.clone()), 0..6).prop_map(|kv| {
-                let body: Vec<String> = kv.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                format!("{{{}}}", body.join(", "))
-            }),
+            prop::collection::vec((prop::sample::select(KEYS), inner.clone()), 0..6).prop_map(
+                |kv| {
+                    let body: Vec<String> =
+                        kv.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    format!("{{{}}}", body.join(", "))
+                }
+            ),
             prop::collection::vec(inner, 0..5).prop_map(|v| format!("[{}]", v.join(", "))),
         ]
     })

@@ -33,7 +33,11 @@ fn root() -> PathBuf {
 }
 
 fn example(name: &str) -> String {
-    root().join("examples").join(name).to_string_lossy().into_owned()
+    root()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A scratch file under the target dir, unique per test.
@@ -78,34 +82,141 @@ fn valid_spec_from_stdin() {
 fn bad_input_exits_2_with_the_rule_and_place() {
     let big = vec![b'#'; 50 * 1024 * 1024];
     let cases: Vec<(&str, String, &str)> = vec![
-        ("missing file", "/nonexistent/cluster.yaml".into(), "SPEC012"),
-        ("directory", root().join("examples").to_string_lossy().into_owned(), "SPEC012"),
+        (
+            "missing file",
+            "/nonexistent/cluster.yaml".into(),
+            "SPEC012",
+        ),
+        (
+            "directory",
+            root().join("examples").to_string_lossy().into_owned(),
+            "SPEC012",
+        ),
         ("empty file", scratch("empty.yaml", b""), "SPEC008"),
-        ("comments only", scratch("comments.yaml", b"# nothing\n"), "SPEC008"),
-        ("not yaml", scratch("notyaml.yaml", b"a: [1, 2\nb: {\n"), "SPEC001"),
-        ("binary", scratch("binary.yaml", &[0xff, 0xfe, 0x00, 0x41]), "SPEC012"),
+        (
+            "comments only",
+            scratch("comments.yaml", b"# nothing\n"),
+            "SPEC008",
+        ),
+        (
+            "not yaml",
+            scratch("notyaml.yaml", b"a: [1, 2\nb: {\n"),
+            "SPEC001",
+        ),
+        (
+            "binary",
+            scratch("binary.yaml", &[0xff, 0xfe, 0x00, 0x41]),
+            "SPEC012",
+        ),
         ("50 MB", scratch("big.yaml", &big), "SPEC012"),
-        ("deep nesting", scratch("deep.yaml", format!("a: {}{}", "[".repeat(5000), "]".repeat(5000)).as_bytes()), "SPEC001"),
-        ("yaml bomb", scratch("bomb.yaml", bomb().as_bytes()), "SPEC001"),
-        ("two documents", scratch("two.yaml", format!("{VALID}---\n{VALID}").as_bytes()), "SPEC001"),
-        ("wrong type", scratch("wrongtype.yaml", VALID.replace("count: 2", "count: [2]").as_bytes()), "SPEC003"),
-        ("unknown key", scratch("unknown.yaml", VALID.replace("count: 2", "cuont: 2").as_bytes()), "SPEC002"),
-        ("duplicate key", scratch("dup.yaml", VALID.replace("count: 2", "count: 2\n    count: 3").as_bytes()), "SPEC005"),
-        ("unknown type", scratch("type.yaml", VALID.replace("p4d.24xlarge", "p4d.24xlarg").as_bytes()), "SPEC011"),
-        ("negative count", scratch("neg.yaml", VALID.replace("count: 2", "count: -2").as_bytes()), "SPEC006"),
-        ("bad cidr", scratch("cidr.yaml", VALID.replace("10.0.0.0/20", "10.0.0.0/40").as_bytes()), "SPEC006"),
-        ("bad version", scratch("ver.yaml", VALID.replace("v1alpha1", "v9").as_bytes()), "SPEC007"),
-        ("undefined sg", scratch("ref.yaml", VALID.replace("[efa]", "[efa-sg]").as_bytes()), "SPEC010"),
-        ("root is a list", scratch("list.yaml", b"- a\n- b\n"), "SPEC003"),
-        ("invalid utf8 in value", scratch("utf8.yaml", b"name: \xc3\x28\n"), "SPEC012"),
+        (
+            "deep nesting",
+            scratch(
+                "deep.yaml",
+                format!("a: {}{}", "[".repeat(5000), "]".repeat(5000)).as_bytes(),
+            ),
+            "SPEC001",
+        ),
+        (
+            "yaml bomb",
+            scratch("bomb.yaml", bomb().as_bytes()),
+            "SPEC001",
+        ),
+        (
+            "two documents",
+            scratch("two.yaml", format!("{VALID}---\n{VALID}").as_bytes()),
+            "SPEC001",
+        ),
+        (
+            "wrong type",
+            scratch(
+                "wrongtype.yaml",
+                VALID.replace("count: 2", "count: [2]").as_bytes(),
+            ),
+            "SPEC003",
+        ),
+        (
+            "unknown key",
+            scratch(
+                "unknown.yaml",
+                VALID.replace("count: 2", "cuont: 2").as_bytes(),
+            ),
+            "SPEC002",
+        ),
+        (
+            "duplicate key",
+            scratch(
+                "dup.yaml",
+                VALID
+                    .replace("count: 2", "count: 2\n    count: 3")
+                    .as_bytes(),
+            ),
+            "SPEC005",
+        ),
+        (
+            "unknown type",
+            scratch(
+                "type.yaml",
+                VALID.replace("p4d.24xlarge", "p4d.24xlarg").as_bytes(),
+            ),
+            "SPEC011",
+        ),
+        (
+            "negative count",
+            scratch(
+                "neg.yaml",
+                VALID.replace("count: 2", "count: -2").as_bytes(),
+            ),
+            "SPEC006",
+        ),
+        (
+            "bad cidr",
+            scratch(
+                "cidr.yaml",
+                VALID.replace("10.0.0.0/20", "10.0.0.0/40").as_bytes(),
+            ),
+            "SPEC006",
+        ),
+        (
+            "bad version",
+            scratch("ver.yaml", VALID.replace("v1alpha1", "v9").as_bytes()),
+            "SPEC007",
+        ),
+        (
+            "undefined sg",
+            scratch("ref.yaml", VALID.replace("[efa]", "[efa-sg]").as_bytes()),
+            "SPEC010",
+        ),
+        (
+            "root is a list",
+            scratch("list.yaml", b"- a\n- b\n"),
+            "SPEC003",
+        ),
+        (
+            "invalid utf8 in value",
+            scratch("utf8.yaml", b"name: \xc3\x28\n"),
+            "SPEC012",
+        ),
     ];
     for (what, path, rule) in cases {
         let o = efactl(&["check", &path, "--format", "json"]);
         assert_eq!(o.status.code(), Some(2), "{what}: {}", stdout(&o));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{what}: {e}"));
-        let rules: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
-        assert!(rules.contains(&rule), "{what}: expected {rule}, got {rules:?}");
-        assert!(o.stderr.is_empty() || !String::from_utf8_lossy(&o.stderr).contains("panicked"), "{what} panicked");
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let rules: Vec<&str> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
+        assert!(
+            rules.contains(&rule),
+            "{what}: expected {rule}, got {rules:?}"
+        );
+        assert!(
+            o.stderr.is_empty() || !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{what} panicked"
+        );
     }
 }
 
@@ -113,14 +224,19 @@ fn bomb() -> String {
     let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..9 {
         let p = i - 1;
-        s.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        s.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
     }
     s
 }
 
 #[test]
 fn human_errors_name_file_line_and_column_and_suggest() {
-    let path = scratch("typo.yaml", VALID.replace("instanceType", "instanceTyp").as_bytes());
+    let path = scratch(
+        "typo.yaml",
+        VALID.replace("instanceType", "instanceTyp").as_bytes(),
+    );
     let o = efactl(&["check", &path]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(2));
@@ -131,22 +247,48 @@ fn human_errors_name_file_line_and_column_and_suggest() {
 
 #[test]
 fn cluster_findings_exit_1_and_fail_on_ignore_severity_work() {
-    let bad = scratch("noself.yaml", VALID.replace("selfReferencing: true", "selfReferencing: false").as_bytes());
+    let bad = scratch(
+        "noself.yaml",
+        VALID
+            .replace("selfReferencing: true", "selfReferencing: false")
+            .as_bytes(),
+    );
     let o = efactl(&["check", &bad]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("EFA002"));
-    let o = efactl(&["check", &bad, "--ignore", "EFA001,efa-sg-missing-self-egress"]);
+    let o = efactl(&[
+        "check",
+        &bad,
+        "--ignore",
+        "EFA001,efa-sg-missing-self-egress,job-port-blocked",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let o = efactl(&["check", &bad, "--severity", "EFA001=warning,EFA002=warning"]);
+    let o = efactl(&[
+        "check",
+        &bad,
+        "--severity",
+        "EFA001=warning,EFA002=warning,EFA031=info",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let o = efactl(&["check", &bad, "--severity", "EFA001=warning,EFA002=warning", "--fail-on", "warning"]);
+    let o = efactl(&[
+        "check",
+        &bad,
+        "--severity",
+        "EFA001=warning,EFA002=warning,EFA031=info",
+        "--fail-on",
+        "warning",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let o = efactl(&["check", &bad, "--ignore", "EFA999"]);
     assert_eq!(o.status.code(), Some(2));
     // The spec's own ignore list works too.
     let spec_ignore = scratch(
         "specignore.yaml",
-        format!("{}checks:\n  ignore: [EFA001, EFA002]\n", VALID.replace("selfReferencing: true", "selfReferencing: false")).as_bytes(),
+        format!(
+            "{}checks:\n  ignore: [EFA001, EFA002, EFA031]\n",
+            VALID.replace("selfReferencing: true", "selfReferencing: false")
+        )
+        .as_bytes(),
     );
     let o = efactl(&["check", &spec_ignore]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -154,7 +296,12 @@ fn cluster_findings_exit_1_and_fail_on_ignore_severity_work() {
 
 #[test]
 fn sarif_is_2_1_0_with_rules_and_regions() {
-    let bad = scratch("sarif.yaml", VALID.replace("selfReferencing: true", "selfReferencing: false").as_bytes());
+    let bad = scratch(
+        "sarif.yaml",
+        VALID
+            .replace("selfReferencing: true", "selfReferencing: false")
+            .as_bytes(),
+    );
     let o = efactl(&["check", &bad, "--format", "sarif"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
@@ -163,7 +310,10 @@ fn sarif_is_2_1_0_with_rules_and_regions() {
     assert!(rules.iter().any(|r| r["id"] == "EFA002"));
     let results = run["results"].as_array().unwrap();
     let r = results.iter().find(|r| r["ruleId"] == "EFA002").unwrap();
-    assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"], "EFA002");
+    assert_eq!(
+        rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "EFA002"
+    );
     let region = &r["locations"][0]["physicalLocation"]["region"];
     assert_eq!(region["startLine"], 9);
     assert_eq!(r["level"], "error");
@@ -171,13 +321,19 @@ fn sarif_is_2_1_0_with_rules_and_regions() {
 
 #[test]
 fn json_output_is_stable_and_sorted() {
-    let bad = scratch("json.yaml", VALID.replace("selfReferencing: true", "selfReferencing: false").as_bytes());
+    let bad = scratch(
+        "json.yaml",
+        VALID
+            .replace("selfReferencing: true", "selfReferencing: false")
+            .as_bytes(),
+    );
     let a = efactl(&["check", &bad, "--format", "json"]);
     let b = efactl(&["check", &bad, "--format", "json"]);
     assert_eq!(a.stdout, b.stdout);
     let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
     assert_eq!(v["schema"], "efactl.findings/v1");
-    assert_eq!(v["summary"]["errors"], 2);
+    // EFA001, EFA002 and EFA031 (nothing admits TCP between the nodes).
+    assert_eq!(v["summary"]["errors"], 3);
     let f = &v["findings"][0];
     assert!(f["location"]["line"].as_u64().is_some());
     assert!(f["path"].as_str().unwrap().starts_with("securityGroups[0]"));
@@ -188,18 +344,26 @@ fn explain_rules_and_init() {
     let o = efactl(&["explain", "EFA002"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    assert!(out.starts_with("EFA002 efa-sg-missing-self-egress (error by default)"), "{out}");
+    assert!(
+        out.starts_with("EFA002 efa-sg-missing-self-egress (error by default)"),
+        "{out}"
+    );
     assert!(out.contains("## Fix"));
     let o = efactl(&["explain", "efa-sg-missing-self-egres"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `efa-sg-missing-self-egress`"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("did you mean `efa-sg-missing-self-egress`")
+    );
 
     let o = efactl(&["rules", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.as_array().unwrap().len() >= 34);
 
     let o = efactl(&["init", "--list"]);
-    let names: Vec<String> = stdout(&o).lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    let names: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
     assert!(names.contains(&"p5-slurm-private".to_string()));
     for name in names {
         let o = efactl(&["init", "--example", &name]);
@@ -214,7 +378,12 @@ fn explain_rules_and_init() {
 
 #[test]
 fn colour_only_when_asked() {
-    let bad = scratch("color.yaml", VALID.replace("selfReferencing: true", "selfReferencing: false").as_bytes());
+    let bad = scratch(
+        "color.yaml",
+        VALID
+            .replace("selfReferencing: true", "selfReferencing: false")
+            .as_bytes(),
+    );
     let plain = efactl(&["check", &bad]);
     assert!(!stdout(&plain).contains('\x1b'));
     let coloured = efactl(&["check", &bad, "--color", "always"]);

@@ -97,8 +97,8 @@ pub static RULES: &[&Rule] = &[
     &network::gateway_endpoint_not_routed::RULE,
     &network::interface_endpoint_private_dns_off::RULE,
     &network::interface_endpoint_https_blocked::RULE,
-    &network::no_internet_managed_dns::RULE,
-    &network::no_internet_unsupported_scheduler::RULE,
+    &network::managed_dns_without_internet::RULE,
+    &network::scheduler_unsupported_without_internet::RULE,
     &network::private_subnet_public_ip::RULE,
     &network::vpc_dns_disabled::RULE,
     &access::mpi_ssh_key_secret_missing::RULE,
@@ -166,64 +166,6 @@ pub fn apply_options(findings: &mut Vec<Finding>, options: &Options) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_and_names_are_unique_and_well_formed() {
-        let mut ids = std::collections::HashSet::new();
-        let mut names = std::collections::HashSet::new();
-        for r in RULES {
-            assert!(ids.insert(r.id), "duplicate id {}", r.id);
-            assert!(names.insert(r.name), "duplicate name {}", r.name);
-            assert!(
-                r.name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
-                "{} is not kebab-case",
-                r.name
-            );
-            assert!(
-                !r.name.starts_with("require-") && !r.name.starts_with("no-"),
-                "{} names a fix",
-                r.name
-            );
-            for heading in [
-                "## What it does",
-                "## Why it matters",
-                "## Fix",
-                "## Source",
-            ] {
-                assert!(r.doc.contains(heading), "{} doc lacks {heading}", r.id);
-            }
-            assert_eq!(
-                r.check.is_some(),
-                r.category == Category::Cluster,
-                "{}",
-                r.id
-            );
-        }
-        let mut sorted: Vec<&str> = RULES.iter().map(|r| r.id).collect();
-        sorted.sort_by_key(|id| (id.starts_with("EFA"), *id));
-        assert_eq!(
-            sorted,
-            RULES.iter().map(|r| r.id).collect::<Vec<_>>(),
-            "registry is in id order"
-        );
-    }
-
-    #[test]
-    fn find_takes_ids_and_names() {
-        assert_eq!(find("efa002").map(|r| r.id), Some("EFA002"));
-        assert_eq!(
-            find("efa-sg-missing-self-egress").map(|r| r.id),
-            Some("EFA002")
-        );
-        assert!(find("EFA999").is_none());
-    }
-}
-
 /// The distinct sets of security groups that EFA interfaces carry, in model order.
 pub(crate) fn efa_interface_group_sets(
     cluster: &Cluster,
@@ -254,10 +196,10 @@ pub(crate) fn efa_interface_group_sets(
 
 /// Security groups that must carry a self rule because no group beside them on some EFA
 /// interface does: `has` tells whether a group has the rule.
-pub(crate) fn efa_groups_lacking<'c>(
-    cluster: &'c Cluster,
+pub(crate) fn efa_groups_lacking(
+    cluster: &Cluster,
     has: impl Fn(&crate::model::SecurityGroup) -> bool,
-) -> Vec<&'c crate::model::SecurityGroup> {
+) -> Vec<&crate::model::SecurityGroup> {
     let mut out: Vec<&crate::model::SecurityGroup> = Vec::new();
     for set in efa_interface_group_sets(cluster) {
         if set.iter().any(|sg| has(sg)) {
@@ -327,5 +269,214 @@ pub(crate) fn gbps(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v}")
+    }
+}
+
+/// Subnets with no route out of the VPC that some node group launches in, in model order: the
+/// nodes there reach AWS services only through VPC endpoints.
+pub(crate) fn node_subnets_without_internet(cluster: &Cluster) -> Vec<&crate::model::Subnet> {
+    cluster
+        .subnets
+        .iter()
+        .filter(|s| s.internet == crate::model::Internet::None)
+        .filter(|s| {
+            cluster
+                .node_groups
+                .iter()
+                .any(|ng| ng.subnets.contains(&s.key))
+        })
+        .collect()
+}
+
+/// Where a node group's subnet is written: `subnet`, or `subnets` when it names several.
+pub(crate) fn subnet_subject(ng: &crate::model::NodeGroup) -> Subject {
+    ng.origin.at(if ng.subnets.len() > 1 {
+        "subnets"
+    } else {
+        "subnet"
+    })
+}
+
+/// The security groups of a node's primary interface (card 0, device 0), which carries the
+/// node's own traffic to AWS services; the group's groups when the layout has no primary.
+pub(crate) fn primary_security_groups(ng: &crate::model::NodeGroup) -> &[String] {
+    ng.interfaces
+        .iter()
+        .find(|n| n.network_card == 0 && n.device_index == 0)
+        .map(|n| n.security_groups.as_slice())
+        .unwrap_or(ng.security_groups.as_slice())
+}
+
+/// `a`, `a` and `b`, `a`, `b` and `c`: names in backticks for messages.
+pub(crate) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("`{}`", s.as_ref())).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// How findings name the traffic a rule admits: `all traffic`, `TCP 22`, `TCP 1018-1023`,
+/// `all TCP`, `ICMP`, `protocol 47`.
+pub(crate) fn traffic_label(
+    protocol: &crate::model::Protocol,
+    ports: Option<crate::model::PortRange>,
+) -> String {
+    use crate::model::Protocol;
+    let name = match protocol {
+        Protocol::All => return "all traffic".into(),
+        Protocol::Icmp => return "ICMP".into(),
+        Protocol::Other(n) => return format!("protocol {n}"),
+        Protocol::Tcp => "TCP",
+        Protocol::Udp => "UDP",
+    };
+    match ports {
+        None => format!("all {name}"),
+        Some(r) if r.from <= 1 && r.to == u16::MAX => format!("all {name}"),
+        Some(r) if r.from == r.to => format!("{name} {}", r.from),
+        Some(r) => format!("{name} {}-{}", r.from, r.to),
+    }
+}
+
+/// Whether every port of `ports` (TCP or UDP) passes from `from` to `to`, side by side:
+/// (the egress of `from`'s groups, the ingress of `to`'s groups). Several rules may cover the
+/// range between them; `Cluster::allows` gives the same verdict for a single port.
+pub(crate) fn range_passes(
+    cluster: &Cluster,
+    from: crate::model::Side<'_>,
+    to: crate::model::Side<'_>,
+    protocol: &crate::model::Protocol,
+    ports: crate::model::PortRange,
+) -> (bool, bool) {
+    let covered = |groups: &[String], egress: bool, peer: &crate::model::Side<'_>| {
+        let mut spans: Vec<(u32, u32)> = groups
+            .iter()
+            .filter_map(|g| cluster.security_group(g))
+            .flat_map(|sg| if egress { &sg.egress } else { &sg.ingress })
+            .filter(|r| peer.is_peer(&r.peer, false))
+            .filter_map(|r| {
+                if r.is_all_traffic() || (&r.protocol == protocol && r.ports.is_none()) {
+                    Some((0, u32::from(u16::MAX)))
+                } else if &r.protocol == protocol {
+                    r.ports.map(|p| (u32::from(p.from), u32::from(p.to)))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        spans.sort_unstable();
+        // Walk the sorted spans, extending the covered prefix of the wanted range.
+        let mut next = u32::from(ports.from);
+        for (a, b) in spans {
+            if a > next {
+                break;
+            }
+            next = next.max(b + 1);
+        }
+        next > u32::from(ports.to)
+    };
+    (
+        covered(from.groups, true, &to),
+        covered(to.groups, false, &from),
+    )
+}
+
+/// What uses a security group, for messages: `node group `head``, `endpoint `ssm``,
+/// `file system `fsx``. Empty when nothing in the cluster does.
+pub(crate) fn sg_users(cluster: &Cluster, key: &str) -> Vec<String> {
+    let mut out: Vec<String> = cluster
+        .node_groups
+        .iter()
+        .filter(|ng| ng.all_security_groups().contains(&key))
+        .map(|ng| format!("node group `{}`", ng.name))
+        .collect();
+    out.extend(
+        cluster
+            .endpoints
+            .iter()
+            .filter(|e| e.security_groups.iter().any(|g| g == key))
+            .map(|e| format!("endpoint `{}`", e.service)),
+    );
+    out.extend(
+        cluster
+            .file_systems
+            .iter()
+            .filter(|f| f.security_groups.iter().any(|g| g == key))
+            .map(|f| format!("file system `{}`", f.key)),
+    );
+    out
+}
+
+/// Unit tests of rules: the findings of rule `id` for a spec given as YAML text.
+#[cfg(test)]
+pub(crate) fn findings_of(id: &str, yaml: &str) -> Vec<Finding> {
+    let findings =
+        crate::check::check_spec("test.yaml", yaml, Catalog::bundled(), &Options::default())
+            .findings;
+    // An invalid spec never reaches the rules: the test would pass for the wrong reason.
+    let input: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.category == Category::Input)
+        .collect();
+    assert!(input.is_empty(), "not a valid spec: {input:#?}");
+    findings.into_iter().filter(|f| f.rule == id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names_are_unique_and_well_formed() {
+        let mut ids = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for r in RULES {
+            assert!(ids.insert(r.id), "duplicate id {}", r.id);
+            assert!(names.insert(r.name), "duplicate name {}", r.name);
+            assert!(
+                r.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{} is not kebab-case",
+                r.name
+            );
+            assert!(
+                !r.name.starts_with("require-") && !r.name.starts_with("no-"),
+                "{} names a fix",
+                r.name
+            );
+            for heading in [
+                "## What it does",
+                "## Why it matters",
+                "## Fix",
+                "## Source",
+            ] {
+                assert!(r.doc.contains(heading), "{} doc lacks {heading}", r.id);
+            }
+            assert_eq!(
+                r.check.is_some(),
+                r.category == Category::Cluster,
+                "{}",
+                r.id
+            );
+        }
+        let mut sorted: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        sorted.sort_by_key(|id| (id.starts_with("EFA"), *id));
+        assert_eq!(
+            sorted,
+            RULES.iter().map(|r| r.id).collect::<Vec<_>>(),
+            "registry is in id order"
+        );
+    }
+
+    #[test]
+    fn find_takes_ids_and_names() {
+        assert_eq!(find("efa002").map(|r| r.id), Some("EFA002"));
+        assert_eq!(
+            find("efa-sg-missing-self-egress").map(|r| r.id),
+            Some("EFA002")
+        );
+        assert!(find("EFA999").is_none());
     }
 }

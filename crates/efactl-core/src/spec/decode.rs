@@ -1449,7 +1449,8 @@ impl<'n> Map<'n> {
                     // The misspelt key is the cause of "missing `s`": report it once, here.
                     let missing = join(&self.path, s);
                     d.findings.retain(|f| {
-                        !(f.rule == diag::MISSING_FIELD.id && f.subject.path.as_deref() == Some(&missing))
+                        !(f.rule == diag::MISSING_FIELD.id
+                            && f.subject.path.as_deref() == Some(&missing))
                     });
                     format!("did you mean `{s}`? expected one of {expected}")
                 }

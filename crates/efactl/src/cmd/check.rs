@@ -52,15 +52,17 @@ pub fn options(ignore: &[String], severity: &[String]) -> anyhow::Result<Options
 }
 
 /// Reads a spec file; a path that cannot be read is an input finding, not a crash.
-pub fn read_input(file: &str) -> Result<String, Finding> {
-    let unreadable = |message: String, help: Option<String>| Finding {
-        rule: efactl_core::spec::diag::UNREADABLE.id.into(),
-        name: efactl_core::spec::diag::UNREADABLE.name.into(),
-        severity: Severity::Error,
-        category: Category::Input,
-        subject: Subject::path(file.to_string()),
-        message,
-        help,
+pub fn read_input(file: &str) -> Result<String, Box<Finding>> {
+    let unreadable = |message: String, help: Option<String>| {
+        Box::new(Finding {
+            rule: efactl_core::spec::diag::UNREADABLE.id.into(),
+            name: efactl_core::spec::diag::UNREADABLE.name.into(),
+            severity: Severity::Error,
+            category: Category::Input,
+            subject: Subject::path(file.to_string()),
+            message,
+            help,
+        })
     };
     let bytes = if file == "-" {
         let mut buf = Vec::new();
@@ -136,7 +138,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     let report = match read_input(&args.file) {
         Ok(text) => check_spec(display_name, &text, Catalog::bundled(), &opts),
         Err(f) => {
-            let mut findings = vec![f];
+            let mut findings = vec![*f];
             sort_findings(&mut findings);
             CheckReport {
                 source: SourceMap::new(display_name, "", None),
@@ -158,7 +160,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
                 let n = rules::RULES.iter().filter(|r| r.check.is_some()).count();
                 format!("{display_name}: no findings ({n} rules checked)\n")
             } else {
-                format!("{body}")
+                body
             }
         }
         FindingsFormat::Json => json::render(&report.findings, Some(display_name)),

@@ -68,7 +68,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             t.name,
         );
         let help = if crate::rules::explicit_layout(ng) {
-            "add EFA interfaces to `networkInterfaces` (`type: efa` on the primary, `efa-only` on one further card each)".to_string()
+            if t.max_efa_interfaces.unwrap_or(1) > 1 {
+                "add EFA interfaces to `networkInterfaces`: `type: efa` on the primary, one `efa-only` on each further network card".to_string()
+            } else {
+                "make the primary interface in `networkInterfaces` `type: efa`".to_string()
+            }
         } else {
             format!(
                 "remove `efa: off`: efactl then gives each node {} EFA interface{}",

@@ -8,8 +8,8 @@ pub static RULE: Rule = Rule {
     category: Category::Cluster,
     title: "A node's network-interface layout breaks an EC2 placement rule for EFA",
     doc: "## What it does
-Checks the network interfaces of one node of every node group (the `networkInterfaces` you list,
-or the layout efactl derives from `efa`) against the rules EC2 applies at launch:
+Checks the network interfaces of one node (the `networkInterfaces` a node group lists, or those
+of a live instance) against the rules EC2 applies at launch:
 
 - a primary interface exists at network card 0, device index 0, and no two interfaces share
   a (network card, device index) slot;
@@ -22,7 +22,8 @@ or the layout efactl derives from `efa`) against the rules EC2 applies at launch
 
 Each offending interface is reported once, with the first rule it breaks in this order: card
 index, device index, duplicate slot, `efa-only` primary, EFA on an ENA-only card 0, second EFA
-on a card.
+on a card. The layout efactl derives from `efa` follows these rules on every EFA type of its
+catalog; when `efa` asks for more EFAs than the type has, EFA006 or EFA009 says so instead.
 
 ## Why it matters
 EC2 rejects the launch, and the node group never starts. The classic case is the p4d-era
@@ -70,6 +71,15 @@ instance-catalog.csv (`network_cards`, `enis_per_card`; keys KVPC, CNI).
 
 fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
     for ng in &cx.cluster.node_groups {
+        // A derived layout is valid by construction (see the test below) unless `efa` asks
+        // for more than the type has, which EFA006 and EFA009 report once, at `efa`.
+        if ng
+            .interfaces
+            .iter()
+            .all(|n| matches!(n.origin, Origin::Implied(_)))
+        {
+            continue;
+        }
         let t = cx.catalog.get(ng.instance_type());
         for p in problems(&ng.name, &ng.interfaces, t) {
             let subject = match p.nic.and_then(|i| ng.interfaces.get(i)) {
@@ -112,35 +122,36 @@ fn problems(group: &str, nics: &[Nic], t: Option<&InstanceType>) -> Vec<Problem>
     for (i, nic) in nics.iter().enumerate() {
         let (card, dev) = (nic.network_card, nic.device_index);
         let earlier = &nics[..i];
-        let problem = if let Some(cards) = t
-            .and_then(|t| t.network_cards)
-            .filter(|c| card >= *c)
-        {
+        let problem = if let Some(cards) = t.and_then(|t| t.network_cards).filter(|c| card >= *c) {
             Some((
                 format!(
-                    "node group `{group}` puts an interface on network card {card}, but `{type_name}` has {cards} network card{} (indexes 0-{})",
+                    "node group `{group}` puts an interface on network card {card}, but `{type_name}` has {cards} network card{} ({})",
                     if cards == 1 { "" } else { "s" },
-                    cards.saturating_sub(1)
+                    index_range("index", cards)
                 ),
-                format!(
-                    "use a network card index from 0 to {}",
-                    cards.saturating_sub(1)
-                ),
+                if cards <= 1 {
+                    "put every interface on network card 0".to_string()
+                } else {
+                    format!("use a network card index from 0 to {}", cards - 1)
+                },
             ))
-        } else if let Some(enis) = t
-            .and_then(|t| t.enis_on_card(card))
-            .filter(|e| dev >= *e)
-        {
+        } else if let Some(enis) = t.and_then(|t| t.enis_on_card(card)).filter(|e| dev >= *e) {
             Some((
                 format!(
-                    "device index {dev} on network card {card} of node group `{group}` exceeds the {enis} network interface{} that card of `{type_name}` takes (device indexes 0-{})",
+                    "device index {dev} on network card {card} of node group `{group}` exceeds the {enis} network interface{} that card of `{type_name}` takes ({})",
                     if enis == 1 { "" } else { "s" },
-                    enis.saturating_sub(1)
+                    index_range("device index", enis)
                 ),
-                format!(
-                    "use device index 0 on network card {card} (at most {}), and put each further EFA on the next unused network card",
-                    enis.saturating_sub(1)
-                ),
+                if enis > 1 {
+                    format!(
+                        "on network card {card} use a device index from 0 to {}, and put each further EFA on the next unused network card at device index 0",
+                        enis - 1
+                    )
+                } else {
+                    format!(
+                        "use device index 0 on network card {card}, and put each further EFA on the next unused network card"
+                    )
+                },
             ))
         } else if earlier
             .iter()
@@ -160,7 +171,10 @@ fn problems(group: &str, nics: &[Nic], t: Option<&InstanceType>) -> Vec<Problem>
                 "make the primary `type: efa` (or `interface`) and keep `efa-only` for further network cards".into(),
             ))
         } else if card == 0 && nic.kind.is_efa() && t.is_some_and(|t| t.card0_ena_only) {
-            let last = t.and_then(|t| t.network_cards).unwrap_or(1).saturating_sub(1);
+            let last = t
+                .and_then(|t| t.network_cards)
+                .unwrap_or(1)
+                .saturating_sub(1);
             Some((
                 format!(
                     "node group `{group}` puts an `{}` interface on network card 0, but card 0 of `{type_name}` carries only ENA",
@@ -195,6 +209,15 @@ fn problems(group: &str, nics: &[Nic], t: Option<&InstanceType>) -> Vec<Problem>
     out
 }
 
+/// `indexes 0-3`, `index 0`, `no index`.
+fn index_range(what: &str, n: u32) -> String {
+    match n {
+        0 => format!("no {what}"),
+        1 => format!("{what} 0"),
+        _ => format!("{what}es 0-{}", n - 1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,9 +228,15 @@ mod tests {
     fn default_layouts_of_every_efa_type_are_valid() {
         let c = Catalog::bundled();
         let mut bad = Vec::new();
+        let mut checked = 0;
         for t in c.iter().filter(|t| t.supports_efa()) {
-            for secondary in [InterfaceType::EfaOnly, InterfaceType::Efa] {
-                for efa in [EfaSetting::Auto, EfaSetting::On] {
+            checked += 1;
+            let max = t.max_efa_interfaces.unwrap_or(0);
+            let settings = [EfaSetting::Auto, EfaSetting::On]
+                .into_iter()
+                .chain((1..=max).map(EfaSetting::Count));
+            for efa in settings {
+                for secondary in [InterfaceType::EfaOnly, InterfaceType::Efa] {
                     let nics = default_layout(Some(t), efa, secondary, &[], "nodeGroups[0]");
                     for p in problems("g", &nics, Some(t)) {
                         bad.push(format!("{} {efa:?} {secondary:?}: {}", t.name, p.message));
@@ -215,6 +244,7 @@ mod tests {
                 }
             }
         }
+        assert!(checked > 250, "only {checked} EFA types in the catalog");
         assert!(bad.is_empty(), "{}", bad.join("\n"));
     }
 
@@ -236,7 +266,10 @@ mod tests {
         let count = |nics: &[Nic], t| problems("g", nics, t).len();
         // p4d-era device index = card index on p5: card 2 takes indexes 0-1 only.
         assert_eq!(
-            count(&[nic(0, 0, Efa), nic(1, 1, EfaOnly), nic(2, 2, EfaOnly)], p5),
+            count(
+                &[nic(0, 0, Efa), nic(1, 1, EfaOnly), nic(2, 2, EfaOnly)],
+                p5
+            ),
             1
         );
         assert_eq!(count(&[nic(0, 0, Efa), nic(0, 1, EfaOnly)], p5), 1);

@@ -5,9 +5,70 @@ pub static RULE: Rule = Rule {
     name: "placement-group-missing",
     severity: Severity::Warning,
     category: Category::Cluster,
-    title: "",
-    doc: "",
+    title: "A multi-node EFA node group launches outside any placement group",
+    doc: "## What it does
+Checks node groups that use EFA and run more than one node (`count` or `maxCount` above 1), and
+reports those launched in no placement group (`placementGroup: none`, or live instances with no
+group). Groups running in a Capacity Block are not reported: EC2 already places Capacity Block
+instances close together.
+
+## Why it matters
+AWS's EFA setup guide launches the instances into a cluster placement group, and
+ParallelCluster's `EfaPlacementGroupValidator` flags EFA queues without one. A cluster placement
+group packs instances close together inside one Availability Zone for the low latency that
+tightly coupled node-to-node traffic needs; without it EC2 may place the nodes anywhere in the
+zone, and collectives see higher latency and less bandwidth between them.
+
+## Example
+```yaml
+nodeGroups:
+  - name: train
+    instanceType: p4d.24xlarge
+    count: 4
+    placementGroup: none
+```
+
+## Fix
+Remove `placementGroup: none` (efactl then creates a cluster placement group for the group),
+or name an existing one: `placementGroup: { name: NAME, strategy: cluster }`. For live
+instances: `aws ec2 create-placement-group --group-name NAME --strategy cluster`, then stop
+each instance and `aws ec2 modify-instance-placement --instance-id ID --group-name NAME`
+before starting it again.
+
+## Source
+efa-facts.md §8 (\"Placement: use a cluster placement group\", EC2UG2023 `efa-start.md` Step 8;
+PC `EfaPlacementGroupValidator`) and §2.9 (PC-VAL); EC2 User Guide, Capacity Blocks for ML
+(\"Instances that run inside a Capacity Block are automatically placed close together inside
+Amazon EC2 UltraClusters\", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-capacity-blocks.html).
+",
     check: Some(check),
 };
 
-fn check(_cx: &Context<'_>, _r: &mut Reporter<'_>) {}
+fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
+    for ng in &cx.cluster.node_groups {
+        if !ng.uses_efa()
+            || !ng.is_multi_node()
+            || ng.placement_group.is_some()
+            || matches!(ng.capacity, Capacity::CapacityBlock { .. })
+        {
+            continue;
+        }
+        r.report(
+            ng.origin.at("placementGroup"),
+            format!(
+                "node group `{}` runs up to {} EFA nodes of `{}` in no placement group, so EC2 may place them far apart in the zone",
+                ng.name,
+                ng.count.max(ng.max_count),
+                ng.instance_type()
+            ),
+        )
+        .help = Some(match &ng.capacity {
+            // Reserved capacity only serves launches into the group it was made in, so the
+            // fix is on the reservation's side, not a new group.
+            Capacity::Reservation { id, .. } => format!(
+                "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group with `reservationPlacementGroup`"
+            ),
+            _ => "remove `placementGroup: none` (efactl creates a cluster placement group), or name an existing one with `strategy: cluster`".into(),
+        });
+    }
+}

@@ -1,13 +1,99 @@
+use crate::net::Cidr;
 use crate::rules::prelude::*;
+use crate::rules::{sg_label, sg_users, traffic_label};
 
 pub static RULE: Rule = Rule {
     id: "EFA004",
     name: "ingress-open-to-world",
     severity: Severity::Error,
     category: Category::Cluster,
-    title: "",
-    doc: "",
+    title: "A security group of the cluster admits traffic from anywhere on the internet",
+    doc: "## What it does
+Checks every inbound rule of every security group the cluster uses (on node groups, VPC
+endpoints and file systems) for a source of `0.0.0.0/0` or `::/0`. SSH alone (TCP 22) is
+EFA005's warning; anything else open to the world is this error: all traffic, all TCP, a port
+range, a single service port, UDP or ICMP.
+
+## Why it matters
+Nothing in an EFA cluster needs inbound traffic from the internet: EFA, NCCL, MPI and Lustre
+traffic stays between the cluster's own security groups, and AWS services answer outbound
+connections (security groups are stateful). A world-open rule exposes every node that carries
+the group, and on a group that is also on the EFA interfaces it exposes the whole training
+fleet. On a node in a public subnet with a public address the port is reachable from
+anywhere at once.
+
+## Example
+```yaml
+securityGroups:
+  - name: head
+    ingress:
+      - { protocol: tcp, ports: 8888, cidr: 0.0.0.0/0 }   # Jupyter for everyone
+```
+
+## Fix
+Narrow `cidr` to the addresses that need the port (a VPN, office or load-balancer range), use
+a `securityGroup:` source, or reach the port without an inbound rule through SSM Session
+Manager port forwarding. On a live group:
+`aws ec2 revoke-security-group-ingress --group-id SG --ip-permissions IpProtocol=tcp,FromPort=8888,ToPort=8888,IpRanges=[{CidrIp=0.0.0.0/0}]`.
+
+## Source
+Not an EFA fact (efa-facts.md §3 lists only traffic between the cluster's own groups). AWS
+Security Hub controls EC2.18 (\"Security groups should only allow unrestricted incoming
+traffic for authorized ports\") and EC2.19 (high-risk ports); CIS AWS Foundations Benchmark
+\"Ensure no security groups allow ingress from 0.0.0.0/0 to remote server administration
+ports\" (5.2/5.3 in v1.5-v2.0, 6.3 in v6.0,
+https://hub.steampipe.io/mods/turbot/aws_compliance/controls/control.cis_v200_5_3).
+",
     check: Some(check),
 };
 
-fn check(_cx: &Context<'_>, _r: &mut Reporter<'_>) {}
+/// Inbound rules open to the world on the security groups something in the cluster uses.
+pub(super) fn world_ingress(cluster: &Cluster) -> Vec<(&SecurityGroup, &SgRule, Cidr)> {
+    let mut out = Vec::new();
+    for sg in &cluster.security_groups {
+        if sg_users(cluster, &sg.key).is_empty() {
+            continue;
+        }
+        for rule in &sg.ingress {
+            if let Peer::Cidr(c) = &rule.peer {
+                if c.is_world() {
+                    out.push((sg, rule, *c));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// SSH and nothing else: TCP port 22 exactly.
+pub(super) fn is_ssh_only(rule: &SgRule) -> bool {
+    rule.protocol == Protocol::Tcp && rule.ports == Some(PortRange { from: 22, to: 22 })
+}
+
+/// `security group `head` (node group `head`)`.
+pub(super) fn sg_with_users(cluster: &Cluster, sg: &SecurityGroup) -> String {
+    format!(
+        "security group `{}` ({})",
+        sg_label(sg),
+        sg_users(cluster, &sg.key).join(", ")
+    )
+}
+
+fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
+    for (sg, rule, cidr) in world_ingress(cx.cluster) {
+        if is_ssh_only(rule) {
+            continue;
+        }
+        r.report(
+            rule.origin.subject(),
+            format!(
+                "{} admits {} from {cidr}, the whole internet",
+                sg_with_users(cx.cluster, sg),
+                traffic_label(&rule.protocol, rule.ports)
+            ),
+        )
+        .help = Some(
+            "narrow `cidr` to the addresses that need it (a VPN or office range) or use a `securityGroup` source; SSM Session Manager port forwarding needs no inbound rule".into(),
+        );
+    }
+}
