@@ -5,6 +5,7 @@
 //! (common types without EFA, for head and login nodes). `audit` overrides rows with a live
 //! `DescribeInstanceTypes` through [`Catalog::insert`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -87,10 +88,31 @@ pub struct CatalogError {
     pub message: String,
 }
 
+/// One catalog row: parsed on first use, because a check needs a handful of the few hundred
+/// types and parsing them all would be most of `efactl check`'s run time.
+#[derive(Debug, Clone)]
+struct Entry {
+    raw: Option<(&'static str, usize, Columns)>,
+    parsed: OnceLock<Option<InstanceType>>,
+}
+
+impl Entry {
+    fn get(&self) -> Option<&InstanceType> {
+        self.parsed
+            .get_or_init(|| {
+                let (line, lineno, cols) = self.raw?;
+                // Every bundled row is parsed in the tests; a row that fails is a build bug,
+                // and the type then counts as unknown rather than crashing a check.
+                cols.parse_row(line, lineno).ok()
+            })
+            .as_ref()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    types: Vec<InstanceType>,
-    index: HashMap<String, usize>,
+    entries: Vec<Entry>,
+    index: HashMap<Cow<'static, str>, usize>,
 }
 
 impl Catalog {
@@ -99,10 +121,28 @@ impl Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             let mut c = Catalog::default();
-            // The embedded files are tested (catalog tests); a bad row is a build-time bug.
             for csv in [EFA_CSV, EXTRA_CSV] {
-                for t in parse_csv(csv).unwrap_or_default() {
-                    c.insert(t);
+                let mut lines = csv.lines().enumerate();
+                let Some(cols) = lines.next().and_then(|(_, h)| Columns::from_header(h).ok())
+                else {
+                    continue;
+                };
+                for (i, line) in lines {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let name = cols.name_of(line);
+                    let entry = Entry {
+                        raw: Some((line, i + 1, cols)),
+                        parsed: OnceLock::new(),
+                    };
+                    match c.index.get(name) {
+                        Some(&at) => c.entries[at] = entry,
+                        None => {
+                            c.index.insert(Cow::Borrowed(name), c.entries.len());
+                            c.entries.push(entry);
+                        }
+                    }
                 }
             }
             c
@@ -110,101 +150,188 @@ impl Catalog {
     }
 
     pub fn get(&self, name: &str) -> Option<&InstanceType> {
-        self.index.get(name).map(|&i| &self.types[i])
+        self.index.get(name).and_then(|&i| self.entries[i].get())
     }
 
     /// Adds a type or replaces the bundled facts (a live DescribeInstanceTypes wins).
     pub fn insert(&mut self, t: InstanceType) {
-        match self.index.get(&t.name) {
-            Some(&i) => self.types[i] = t,
+        let entry = Entry {
+            raw: None,
+            parsed: OnceLock::from(Some(t.clone())),
+        };
+        match self.index.get(t.name.as_str()) {
+            Some(&i) => self.entries[i] = entry,
             None => {
-                self.index.insert(t.name.clone(), self.types.len());
-                self.types.push(t);
+                self.index
+                    .insert(Cow::Owned(t.name.clone()), self.entries.len());
+                self.entries.push(entry);
             }
         }
     }
 
     pub fn len(&self) -> usize {
-        self.types.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.types.is_empty()
+        self.entries.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &InstanceType> {
-        self.types.iter()
+        self.entries.iter().filter_map(Entry::get)
     }
 
     /// The closest known name, for "did you mean".
     pub fn suggest(&self, name: &str) -> Option<&str> {
-        let names: Vec<&str> = self.types.iter().map(|t| t.name.as_str()).collect();
-        crate::spec::decode::suggest(name, &names)
+        let names: Vec<&str> = self.index.keys().map(|k| k.as_ref()).collect();
+        let found = crate::spec::decode::suggest(name, &names)?;
+        self.index.get_key_value(found).map(|(k, _)| k.as_ref())
     }
 }
 
-/// Splits one CSV record (RFC 4180 quoting).
-fn split_record(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
+/// Splits one CSV record (RFC 4180 quoting). Fields borrow from the line unless they hold an
+/// escaped quote: the catalog is parsed at every start, so this stays allocation-light.
+fn split_record(line: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let mut out = Vec::with_capacity(20);
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    loop {
+        if bytes.get(i) == Some(&b'"') {
+            // Quoted field: runs to the closing quote; "" is a literal quote.
+            let start = i + 1;
+            let mut j = start;
+            let mut escaped = false;
+            while j < bytes.len() {
+                if bytes[j] == b'"' {
+                    if bytes.get(j + 1) == Some(&b'"') {
+                        escaped = true;
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                j += 1;
             }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
+            let raw = &line[start..j.min(line.len())];
+            let field = if escaped {
+                Cow::Owned(raw.replace("\"\"", "\""))
+            } else {
+                Cow::Borrowed(raw)
+            };
+            out.push(field);
+            i = j + 1;
+            // Skip to the separator after the closing quote.
+            match line.as_bytes()[i.min(line.len())..]
+                .iter()
+                .position(|&b| b == b',')
+            {
+                Some(k) => i += k + 1,
+                None => return out,
+            }
+        } else {
+            match line.as_bytes()[i..].iter().position(|&b| b == b',') {
+                Some(k) => {
+                    out.push(Cow::Borrowed(&line[i..i + k]));
+                    i += k + 1;
+                }
+                None => {
+                    out.push(Cow::Borrowed(&line[i..]));
+                    return out;
+                }
+            }
         }
     }
-    out.push(cur);
-    out
 }
 
-pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
-    let mut lines = text.lines().enumerate();
-    let Some((_, header)) = lines.next() else {
-        return Ok(Vec::new());
-    };
-    let cols = split_record(header);
-    let col = |name: &str| -> Result<usize, CatalogError> {
-        cols.iter()
-            .position(|c| c == name)
-            .ok_or_else(|| CatalogError {
-                line: 1,
-                message: format!("missing column {name}"),
-            })
-    };
-    let c_name = col("instance_type")?;
-    let c_acc = col("accelerator")?;
-    let c_acc_n = col("accelerator_count")?;
-    let c_efa = col("efa_supported")?;
-    let c_max_efa = col("max_efa_interfaces")?;
-    let c_cards = col("network_cards")?;
-    let c_bw = col("network_bandwidth_gbps")?;
-    let c_efa_ver = col("efa_version")?;
-    let c_gdr = col("gpudirect_rdma")?;
-    let c_efa_only = col("efa_only_interfaces_supported")?;
-    let c_notes = col("notes")?;
-    let c_max_ni = col("max_network_interfaces")?;
-    let c_enis = col("enis_per_card")?;
-    let c_block = col("aws_ofi_nccl_platform_block")?;
-    let c_proto = col("aws_ofi_nccl_default_protocol")?;
-    let c_sources = col("sources")?;
+/// Column positions of a catalog file, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Columns {
+    count: usize,
+    name: usize,
+    acc: usize,
+    acc_n: usize,
+    efa: usize,
+    max_efa: usize,
+    cards: usize,
+    bw: usize,
+    efa_ver: usize,
+    gdr: usize,
+    efa_only: usize,
+    notes: usize,
+    max_ni: usize,
+    enis: usize,
+    block: usize,
+    proto: usize,
+    sources: usize,
+}
 
-    let mut out = Vec::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
+impl Columns {
+    fn from_header(header: &str) -> Result<Columns, CatalogError> {
+        let cols = split_record(header);
+        let col = |name: &str| -> Result<usize, CatalogError> {
+            cols.iter()
+                .position(|c| c == name)
+                .ok_or_else(|| CatalogError {
+                    line: 1,
+                    message: format!("missing column {name}"),
+                })
+        };
+        Ok(Columns {
+            count: cols.len(),
+            name: col("instance_type")?,
+            acc: col("accelerator")?,
+            acc_n: col("accelerator_count")?,
+            efa: col("efa_supported")?,
+            max_efa: col("max_efa_interfaces")?,
+            cards: col("network_cards")?,
+            bw: col("network_bandwidth_gbps")?,
+            efa_ver: col("efa_version")?,
+            gdr: col("gpudirect_rdma")?,
+            efa_only: col("efa_only_interfaces_supported")?,
+            notes: col("notes")?,
+            max_ni: col("max_network_interfaces")?,
+            enis: col("enis_per_card")?,
+            block: col("aws_ofi_nccl_platform_block")?,
+            proto: col("aws_ofi_nccl_default_protocol")?,
+            sources: col("sources")?,
+        })
+    }
+
+    /// The instance-type name of a row, without parsing the rest.
+    fn name_of<'a>(&self, line: &'a str) -> &'a str {
+        // The name column is plain text (never quoted) in both files.
+        line.split(',').nth(self.name).unwrap_or("").trim()
+    }
+
+    fn parse_row(&self, line: &str, lineno: usize) -> Result<InstanceType, CatalogError> {
+        let i = lineno - 1;
+        let (c_name, c_acc, c_acc_n, c_efa, c_max_efa, c_cards, c_bw, c_efa_ver, c_gdr) = (
+            self.name,
+            self.acc,
+            self.acc_n,
+            self.efa,
+            self.max_efa,
+            self.cards,
+            self.bw,
+            self.efa_ver,
+            self.gdr,
+        );
+        let (c_efa_only, c_notes, c_max_ni, c_enis, c_block, c_proto, c_sources) = (
+            self.efa_only,
+            self.notes,
+            self.max_ni,
+            self.enis,
+            self.block,
+            self.proto,
+            self.sources,
+        );
+        let cols_len = self.count;
         let f = split_record(line);
-        if f.len() != cols.len() {
+        if f.len() != cols_len {
             return Err(CatalogError {
                 line: i + 1,
-                message: format!("{} fields, expected {}", f.len(), cols.len()),
+                message: format!("{} fields, expected {}", f.len(), cols_len),
             });
         }
         let opt = |c: usize| {
@@ -216,7 +343,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
                 None => Ok(None),
                 Some(v) => v.parse().map(Some).map_err(|_| CatalogError {
                     line: i + 1,
-                    message: format!("`{v}` in column {} is not a number", cols[c]),
+                    message: format!("`{v}` in column {c} is not a number"),
                 }),
             }
         };
@@ -249,7 +376,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
                 None
             }
         });
-        out.push(InstanceType {
+        Ok(InstanceType {
             accelerator: opt(c_acc).filter(|a| a != "none"),
             accelerator_count: num(c_acc_n)?,
             efa_supported: opt(c_efa).map(|v| v == "true"),
@@ -272,7 +399,22 @@ pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
                 .filter(|s| !s.is_empty())
                 .collect(),
             name,
-        });
+        })
+    }
+}
+
+pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
+    let mut lines = text.lines().enumerate();
+    let Some((_, header)) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let cols = Columns::from_header(header)?;
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(cols.parse_row(line, i + 1)?);
     }
     Ok(out)
 }
@@ -337,6 +479,9 @@ mod tests {
     fn quoted_fields_keep_their_commas() {
         assert_eq!(split_record(r#"a,"b, c",d"#), vec!["a", "b, c", "d"]);
         assert_eq!(split_record(r#""say ""hi""",x"#), vec![r#"say "hi""#, "x"]);
+        assert_eq!(split_record("a,,"), vec!["a", "", ""]);
+        assert_eq!(split_record(r#""x""#), vec!["x"]);
+        assert_eq!(split_record(r#"1,"q",2"#), vec!["1", "q", "2"]);
     }
 
     #[test]

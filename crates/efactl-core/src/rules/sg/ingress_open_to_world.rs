@@ -51,16 +51,19 @@ https://hub.steampipe.io/mods/turbot/aws_compliance/controls/control.cis_v200_5_
 pub(super) fn world_ingress(cluster: &Cluster) -> Vec<(&SecurityGroup, &SgRule, Cidr)> {
     let mut out = Vec::new();
     for sg in &cluster.security_groups {
-        if sg_users(cluster, &sg.key).is_empty() {
+        let open: Vec<(&SgRule, Cidr)> = sg
+            .ingress
+            .iter()
+            .filter_map(|rule| match &rule.peer {
+                Peer::Cidr(c) if c.is_world() => Some((rule, *c)),
+                _ => None,
+            })
+            .collect();
+        // Who uses the group is only worth working out for a group that is open.
+        if open.is_empty() || sg_users(cluster, &sg.key).is_empty() {
             continue;
         }
-        for rule in &sg.ingress {
-            if let Peer::Cidr(c) = &rule.peer {
-                if c.is_world() {
-                    out.push((sg, rule, *c));
-                }
-            }
-        }
+        out.extend(open.into_iter().map(|(rule, c)| (sg, rule, c)));
     }
     out
 }
