@@ -86,13 +86,25 @@ impl Subject {
     }
 }
 
-/// Whether a finding is about the input (it could not be read or understood: exit 2) or about
-/// the cluster it describes (exit 1 at or above `--fail-on`).
+/// Whether a finding is about the input (it could not be read or understood: exit 2), about
+/// the cluster a spec or account describes (exit 1 at or above `--fail-on`), or about what was
+/// observed at run time (the doctor's probes, NCCL logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Input,
     Cluster,
+    Runtime,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Input => "input",
+            Category::Cluster => "cluster",
+            Category::Runtime => "runtime",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

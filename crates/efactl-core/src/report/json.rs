@@ -66,10 +66,7 @@ pub fn render(findings: &[Finding], file: Option<&str>) -> String {
                 rule: &f.rule,
                 name: &f.name,
                 severity: f.severity.as_str(),
-                category: match f.category {
-                    crate::finding::Category::Input => "input",
-                    crate::finding::Category::Cluster => "cluster",
-                },
+                category: f.category.as_str(),
                 message: &f.message,
                 help: f.help.as_deref(),
                 path: f.subject.path.as_deref(),

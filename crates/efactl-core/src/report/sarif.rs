@@ -27,10 +27,7 @@ pub fn render(findings: &[Finding]) -> String {
                 "fullDescription": { "text": r.title },
                 "help": { "text": r.doc, "markdown": r.doc },
                 "defaultConfiguration": { "level": level(r.severity) },
-                "properties": { "category": match r.category {
-                    crate::finding::Category::Input => "input",
-                    crate::finding::Category::Cluster => "cluster",
-                } },
+                "properties": { "category": r.category.as_str() },
             })
         })
         .collect();

@@ -63,7 +63,8 @@ pub mod instance;
 pub mod network;
 pub mod sg;
 
-/// Every rule, input rules first, in id order.
+/// Every rule: input rules (SPEC), cluster rules (EFA), NCCL log rules (NCCL), doctor rules
+/// (DOC), each area in id order.
 pub static RULES: &[&Rule] = &[
     &crate::spec::diag::SYNTAX,
     &crate::spec::diag::UNKNOWN_FIELD,
@@ -462,7 +463,14 @@ mod tests {
             );
         }
         let mut sorted: Vec<&str> = RULES.iter().map(|r| r.id).collect();
-        sorted.sort_by_key(|id| (id.starts_with("EFA"), *id));
+        // Areas in this order, ids ascending within each.
+        let area = |id: &str| {
+            ["SPEC", "EFA", "NCCL", "DOC"]
+                .iter()
+                .position(|p| id.starts_with(p) && id[p.len()..].chars().all(|c| c.is_ascii_digit()))
+                .unwrap_or_else(|| panic!("{id} has no known area prefix"))
+        };
+        sorted.sort_by_key(|id| (area(id), *id));
         assert_eq!(
             sorted,
             RULES.iter().map(|r| r.id).collect::<Vec<_>>(),

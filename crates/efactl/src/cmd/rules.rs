@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                         "id": r.id,
                         "name": r.name,
                         "severity": r.severity.as_str(),
-                        "category": format!("{:?}", r.category).to_lowercase(),
+                        "category": r.category.as_str(),
                         "title": r.title,
                     })
                 })
