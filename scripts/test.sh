@@ -12,6 +12,11 @@ quick=0
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+step "setup (Debian packages, Python venv)"
+scripts/setup.sh
+# Tests find the validators here; under CI a missing tool fails the test instead of skipping.
+export EFACTL_VENV="$PWD/.venv"
+
 step "toolchain"
 cargo --version >&2
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then

@@ -8,6 +8,7 @@ pub mod check;
 pub mod finding;
 pub mod model;
 pub mod net;
+pub mod render;
 pub mod report;
 pub mod resolve;
 pub mod rules;

@@ -10,7 +10,9 @@ fn expected() -> BTreeMap<String, String> {
     let mut index = String::from(
         "# efactl rules\n\n<!-- generated from crates/efactl-core/src/rules by `EFACTL_BLESS=1 cargo test -p efactl-core --test docs`; do not edit -->\n\n\
          Input rules (`SPEC…`) report a spec that cannot be read or understood (exit 2); cluster rules\n\
-         (`EFA…`) report a cluster that will not work, or not well (exit 1 at or above `--fail-on`).\n\
+         (`EFA…`) report a cluster that will not work, or not well (exit 1 at or above `--fail-on`);\n\
+         log rules (`NCCL…`) are raised by `efactl nccl analyze` from NCCL, libfabric, torch.distributed\n\
+         and nccl-tests output.\n\
          Severities are defaults: change them with `--severity ID=LEVEL` or `checks.severity` in the spec.\n\n\
          | id | name | default | title |\n|---|---|---|---|\n",
     );

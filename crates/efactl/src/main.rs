@@ -32,6 +32,8 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Write a starter cluster.yaml to stdout.
     Init(cmd::init::Args),
+    /// Render the infrastructure: CloudFormation, node bootstrap, ParallelCluster, HyperPod, Batch.
+    Render(cmd::render::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a, color),
         Command::Rules(a) => cmd::rules::run(a),
         Command::Init(a) => cmd::init::run(a),
+        Command::Render(a) => cmd::render::run(a, color),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,12 +12,19 @@ pub enum ColorChoice {
 impl ColorChoice {
     /// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
     pub fn enabled_for_stdout(self) -> bool {
+        self.enabled(std::io::stdout().is_terminal())
+    }
+
+    pub fn enabled_for_stderr(self) -> bool {
+        self.enabled(std::io::stderr().is_terminal())
+    }
+
+    fn enabled(self, terminal: bool) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal
             }
         }
     }

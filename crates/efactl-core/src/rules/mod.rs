@@ -4,7 +4,8 @@
 //! the problem, a default severity (which users may override), a one-line title, and a
 //! documentation text with fixed headings that `efactl explain` prints and docs/rules/ is
 //! generated from. Input rules (SPEC…) are raised by the parser and the resolver; cluster
-//! rules (EFA…) look only at the model.
+//! rules (EFA…) look only at the model; log rules (NCCL…) are documentation here and raised by
+//! efactl-doctor's log analyzer.
 
 use crate::catalog::Catalog;
 use crate::finding::{Category, Finding, Severity, Subject};
@@ -60,6 +61,7 @@ impl Reporter<'_> {
 
 pub mod access;
 pub mod instance;
+pub mod nccl;
 pub mod network;
 pub mod sg;
 
@@ -112,6 +114,20 @@ pub static RULES: &[&Rule] = &[
     &instance::mixed_network_cards::RULE,
     &sg::fsx_lustre_ports_blocked::RULE,
     &sg::fsx_in_other_zone::RULE,
+    &nccl::socket_transport_fallback::RULE,
+    &nccl::ofi_plugin_init_failed::RULE,
+    &nccl::efa_nic_count_mismatch::RULE,
+    &nccl::gpudirect_rdma_disabled::RULE,
+    &nccl::efa_peer_unreachable::RULE,
+    &nccl::bootstrap_connect_failed::RULE,
+    &nccl::collective_watchdog_timeout::RULE,
+    &nccl::remote_rank_failed::RULE,
+    &nccl::cuda_error_behind_network::RULE,
+    &nccl::version_skew::RULE,
+    &nccl::obsolete_env_echoed::RULE,
+    &nccl::nccl_tests_wrong_results::RULE,
+    &nccl::nccl_tests_low_busbw::RULE,
+    &nccl::no_nccl_output::RULE,
 ];
 
 /// A rule by id (`EFA002`, any case) or by name (`efa-sg-missing-self-egress`).
@@ -467,7 +483,9 @@ mod tests {
         let area = |id: &str| {
             ["SPEC", "EFA", "NCCL", "DOC"]
                 .iter()
-                .position(|p| id.starts_with(p) && id[p.len()..].chars().all(|c| c.is_ascii_digit()))
+                .position(|p| {
+                    id.starts_with(p) && id[p.len()..].chars().all(|c| c.is_ascii_digit())
+                })
                 .unwrap_or_else(|| panic!("{id} has no known area prefix"))
         };
         sorted.sort_by_key(|id| (area(id), *id));

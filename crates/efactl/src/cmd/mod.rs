@@ -1,4 +1,5 @@
 pub mod check;
 pub mod explain;
 pub mod init;
+pub mod render;
 pub mod rules;

@@ -59,11 +59,15 @@ LF-RDMA)), §4.1 (what aws-ofi-nccl sets itself: provider filter `efa`, `FI_EFA_
     check: Some(check),
 };
 
-/// What efactl knows about the software the nodes run.
-struct Facts {
-    plugin: Option<Vec<u32>>,
-    libfabric: Option<Vec<u32>>,
-    efa: bool,
+/// What efactl knows about the software the nodes run. Public so the NCCL log analyzer
+/// (efactl-doctor, rule NCCL011) judges echoed variables with this same table.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// aws-ofi-nccl version, as numeric components.
+    pub plugin: Option<Vec<u32>>,
+    pub libfabric: Option<Vec<u32>>,
+    /// The nodes use EFA: variables that move traffic off it are reported.
+    pub efa: bool,
 }
 
 impl Facts {
@@ -188,6 +192,16 @@ static TABLE: &[Entry] = &[
     },
 ];
 
+/// The table's verdict on one variable: the message and where the guidance comes from, or
+/// `None` when the variable is not in the table or its value is fine for these facts.
+pub fn judge(name: &str, value: &str, facts: &Facts) -> Option<(String, &'static str)> {
+    let entry = TABLE.iter().find(|e| match e.var.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => e.var == name,
+    })?;
+    (entry.verdict)(name, value, facts).map(|m| (m, entry.source))
+}
+
 fn socket_tuning(name: &str, _: &str, f: &Facts) -> Option<String> {
     f.efa.then(|| {
         format!("{name} tunes NCCL's TCP socket transport, which is not applicable for EFA")
@@ -196,7 +210,7 @@ fn socket_tuning(name: &str, _: &str, f: &Facts) -> Option<String> {
 
 /// Does an `FI_PROVIDER` value leave libfabric the efa provider? It is a comma list of
 /// providers, or with a leading `^` a list of providers to exclude.
-fn selects_efa(value: &str) -> bool {
+pub fn selects_efa(value: &str) -> bool {
     let v = value.trim();
     let (exclude, list) = match v.strip_prefix('^') {
         Some(rest) => (true, rest),
@@ -209,7 +223,7 @@ fn selects_efa(value: &str) -> bool {
 }
 
 /// `1.7.3-aws`, `v1.18.0amzn1.0` -> [1, 7, 3], [1, 18, 0]: the leading numeric components.
-fn parse_version(s: &str) -> Option<Vec<u32>> {
+pub fn parse_version(s: &str) -> Option<Vec<u32>> {
     let s = s.trim().trim_start_matches(['v', 'V']);
     let mut out = Vec::new();
     for part in s.split('.') {
@@ -224,7 +238,7 @@ fn parse_version(s: &str) -> Option<Vec<u32>> {
 }
 
 /// Compares versions component by component, missing components counting as 0.
-fn version_cmp(a: &[u32], b: &[u32]) -> std::cmp::Ordering {
+pub fn version_cmp(a: &[u32], b: &[u32]) -> std::cmp::Ordering {
     let n = a.len().max(b.len());
     (0..n)
         .map(|i| {
@@ -249,25 +263,20 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         efa: c.node_groups.iter().any(NodeGroup::uses_efa),
     };
     for (name, (value, origin)) in &c.nccl.env {
-        let entry = TABLE.iter().find(|e| match e.var.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => e.var == name,
-        });
-        let Some(entry) = entry else { continue };
-        let Some(message) = (entry.verdict)(name, value, &facts) else {
+        let Some((message, source)) = judge(name, value, &facts) else {
             continue;
         };
         let help = if name == "FI_PROVIDER" && !selects_efa(value) {
-            format!("remove `FI_PROVIDER` from `nccl.env` (aws-ofi-nccl then selects efa itself), or set it to `efa` (source: {})", entry.source)
+            format!("remove `FI_PROVIDER` from `nccl.env` (aws-ofi-nccl then selects efa itself), or set it to `efa` (source: {})", source)
         } else if facts.plugin.is_none()
             && matches!(
                 name.as_str(),
                 "FI_PROVIDER" | "NCCL_PROTO" | "FI_EFA_USE_DEVICE_RDMA"
             )
         {
-            format!("remove `{name}` from `nccl.env`; if your aws-ofi-nccl is older, set `nccl.awsOfiNcclVersion` (source: {})", entry.source)
+            format!("remove `{name}` from `nccl.env`; if your aws-ofi-nccl is older, set `nccl.awsOfiNcclVersion` (source: {})", source)
         } else {
-            format!("remove `{name}` from `nccl.env` (source: {})", entry.source)
+            format!("remove `{name}` from `nccl.env` (source: {})", source)
         };
         r.report(origin.subject(), message).help = Some(help);
     }
