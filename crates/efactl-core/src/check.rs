@@ -67,3 +67,35 @@ pub fn check_spec(file: &str, text: &str, catalog: &Catalog, options: &Options) 
         findings,
     }
 }
+
+/// Checks a CloudFormation template (YAML or JSON): the template is read into the model
+/// (`cfn_read`) and the same rules run; findings point at the template's lines.
+pub fn check_template(file: &str, text: &str, catalog: &Catalog, options: &Options) -> CheckReport {
+    let read = crate::cfn_read::read_template(file, text);
+    let mut findings = read.findings.clone();
+    if let Some(model) = &read.cluster {
+        findings.extend(rules::run(model, catalog, options));
+    }
+    for f in &mut findings {
+        if let Some(p) = f.subject.path.take() {
+            f.subject.path = Some(read.template_path(&p));
+        }
+        read.source.locate(&mut f.subject);
+    }
+    sort_findings(&mut findings);
+    CheckReport {
+        source: read.source,
+        cluster: read.cluster,
+        findings,
+    }
+}
+
+/// Checks a file that is either a cluster spec or a CloudFormation template (a mapping with
+/// `AWSTemplateFormatVersion` or `Resources` at the top).
+pub fn check_file(file: &str, text: &str, catalog: &Catalog, options: &Options) -> CheckReport {
+    if crate::cfn_read::looks_like_template(text) {
+        check_template(file, text, catalog, options)
+    } else {
+        check_spec(file, text, catalog, options)
+    }
+}

@@ -4,6 +4,7 @@
 //! [`finding::Finding`]s ──[`report`]──▶ human / JSON / SARIF.
 
 pub mod catalog;
+pub mod cfn_read;
 pub mod check;
 pub mod finding;
 pub mod model;

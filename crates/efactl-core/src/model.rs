@@ -8,8 +8,8 @@
 use crate::finding::Subject;
 use crate::net::Cidr;
 pub use crate::spec::types::{
-    EfaSetting, EndpointType, InterfaceType, Internet, MpiLauncher, NodeRole, PlacementStrategy,
-    PortRange, Protocol, Scheduler, SgMode, StorageKind, Target, Zone,
+    EfaInstaller, EfaSetting, EndpointType, InterfaceType, Internet, MpiLauncher, NodeRole,
+    PlacementStrategy, PortRange, Protocol, Scheduler, SgMode, StorageKind, Target, Zone,
 };
 use std::collections::BTreeMap;
 
@@ -74,6 +74,9 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     pub efa_sg_mode: SgMode,
+    /// Where node bootstraps fetch the EFA installer (`efaInstaller:`); `None` for efactl's
+    /// pinned version from efa-installer.amazonaws.com.
+    pub efa_installer: Option<EfaInstaller>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -213,6 +216,8 @@ pub struct NodeGroup {
     pub capacity: Capacity,
     pub public_ip: bool,
     pub instance_role: Option<String>,
+    /// The AMI the spec names; `None` lets the renderer pick a public default.
+    pub ami: Option<String>,
     /// Live instances of this group, for audit findings.
     pub instances: Vec<String>,
     pub origin: Origin,
@@ -276,6 +281,8 @@ pub struct Secret {
     pub name: String,
     pub arn: Option<String>,
     pub managed: bool,
+    /// The KMS key (id, ARN or alias) the secret is encrypted with; `None` is AWS's own key.
+    pub kms_key: Option<String>,
     pub origin: Origin,
 }
 
@@ -321,6 +328,9 @@ pub struct FileSystem {
     pub id: Option<String>,
     pub subnet: String,
     pub security_groups: Vec<String>,
+    /// Storage to create, for a file system efactl creates.
+    pub capacity_gib: Option<u32>,
+    pub mount_path: String,
     pub origin: Origin,
 }
 

@@ -170,6 +170,8 @@ impl Resolver<'_> {
                     id: s.id.clone(),
                     subnet: s.subnet.clone(),
                     security_groups: sgs,
+                    capacity_gib: s.capacity_gib,
+                    mount_path: s.mount_path.clone(),
                     origin: Origin::Spec(path),
                 }
             })
@@ -224,6 +226,7 @@ impl Resolver<'_> {
                         Target::ParallelCluster => SgMode::Any,
                         _ => SgMode::Every,
                     }),
+                efa_installer: spec.efa_installer.clone(),
             },
             tags: spec.tags.clone(),
         }
@@ -539,6 +542,7 @@ impl Resolver<'_> {
                 capacity,
                 public_ip: g.public_ip,
                 instance_role,
+                ami: g.ami.clone(),
                 instances: Vec::new(),
                 origin,
             });
@@ -677,6 +681,7 @@ impl Resolver<'_> {
                 name: s.name.clone(),
                 arn: s.arn.clone(),
                 managed: s.arn.is_none(),
+                kms_key: s.kms_key.clone(),
                 origin: Origin::Spec("mpi.sshKeySecret".into()),
             });
             s.name.clone()

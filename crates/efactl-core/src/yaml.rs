@@ -50,6 +50,9 @@ pub enum Kind {
 pub struct Node {
     pub span: Span,
     pub kind: Kind,
+    /// The node's tag as written (`!Ref`, `!GetAtt`, `!!str`): CloudFormation's short-form
+    /// intrinsic functions are tags, so the template reader needs them; the spec ignores them.
+    pub tag: Option<String>,
 }
 
 impl Node {
@@ -138,14 +141,20 @@ enum Frame {
     Seq {
         start: Pos,
         anchor: usize,
+        tag: Option<String>,
         items: Vec<Node>,
     },
     Map {
         start: Pos,
         anchor: usize,
+        tag: Option<String>,
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
     },
+}
+
+fn tag_text(tag: Option<std::borrow::Cow<'_, saphyr_parser::Tag>>) -> Option<String> {
+    tag.map(|t| format!("{}{}", t.handle, t.suffix))
 }
 
 /// Parses exactly one YAML document. An empty stream (no document, or only comments) is
@@ -218,7 +227,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 relocate(&mut n, Span { start, end });
                 Some((n, 0))
             }
-            Event::Scalar(value, style, anchor, _tag) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 nodes += 1;
                 let plain = matches!(style, ScalarStyle::Plain);
                 Some((
@@ -228,11 +237,12 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                             value: value.into_owned(),
                             plain,
                         },
+                        tag: tag_text(tag),
                     },
                     anchor,
                 ))
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(anchor, tag) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(
                         format!("nesting deeper than {MAX_DEPTH} levels"),
@@ -242,11 +252,12 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 stack.push(Frame::Seq {
                     start,
                     anchor,
+                    tag: tag_text(tag),
                     items: Vec::new(),
                 });
                 None
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(anchor, tag) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(
                         format!("nesting deeper than {MAX_DEPTH} levels"),
@@ -256,6 +267,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 stack.push(Frame::Map {
                     start,
                     anchor,
+                    tag: tag_text(tag),
                     entries: Vec::new(),
                     key: None,
                 });
@@ -265,6 +277,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 Some(Frame::Seq {
                     start,
                     anchor,
+                    tag,
                     items,
                 }) => {
                     nodes += 1;
@@ -273,6 +286,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         Node {
                             span: Span { start, end },
                             kind: Kind::Seq(items),
+                            tag,
                         },
                         anchor,
                     ))
@@ -283,6 +297,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 Some(Frame::Map {
                     start,
                     anchor,
+                    tag,
                     entries,
                     ..
                 }) => {
@@ -296,6 +311,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         Node {
                             span: Span { start, end },
                             kind: Kind::Map(entries),
+                            tag,
                         },
                         anchor,
                     ))
@@ -434,6 +450,21 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn tags_are_kept() {
+        let doc = parse("a: !Ref X\nb: !Sub [x, {}]\nc: !!str 1\nd: plain\n")
+            .unwrap()
+            .unwrap();
+        let Kind::Map(entries) = &doc.kind else {
+            panic!("map expected")
+        };
+        let tags: Vec<Option<&str>> = entries.iter().map(|(_, v)| v.tag.as_deref()).collect();
+        assert_eq!(tags[0], Some("!Ref"));
+        assert_eq!(tags[1], Some("!Sub"));
+        assert!(tags[2].is_some_and(|t| t.ends_with("str")), "{tags:?}");
+        assert_eq!(tags[3], None);
     }
 
     #[test]

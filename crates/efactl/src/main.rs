@@ -32,8 +32,13 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Write a starter cluster.yaml to stdout.
     Init(cmd::init::Args),
+    /// Prove the fabric from inside the cluster: node checks, connectivity, latency, bandwidth, all-reduce.
+    Doctor(Box<cmd::doctor::Args>),
     /// Render the infrastructure: CloudFormation, node bootstrap, ParallelCluster, HyperPod, Batch.
     Render(cmd::render::Args),
+    /// NCCL logs: `efactl nccl analyze FILE...` explains NCCL, aws-ofi-nccl, libfabric,
+    /// torch.distributed and nccl-tests output.
+    Nccl(cmd::nccl::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,7 +49,9 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a, color),
         Command::Rules(a) => cmd::rules::run(a),
         Command::Init(a) => cmd::init::run(a),
+        Command::Doctor(a) => cmd::doctor::run(*a, color),
         Command::Render(a) => cmd::render::run(a, color),
+        Command::Nccl(a) => cmd::nccl::run(a, color),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,6 +10,7 @@ use crate::model::Cluster;
 pub mod batch;
 pub mod bootstrap;
 pub mod cfn;
+pub mod conventions;
 pub mod hyperpod;
 pub mod pcluster;
 pub mod yaml_out;

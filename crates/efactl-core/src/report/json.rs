@@ -60,27 +60,35 @@ pub fn render(findings: &[Finding], file: Option<&str>) -> String {
         },
         file,
         summary: Counts::of(findings),
-        findings: findings
-            .iter()
-            .map(|f| JsonFinding {
-                rule: &f.rule,
-                name: &f.name,
-                severity: f.severity.as_str(),
-                category: f.category.as_str(),
-                message: &f.message,
-                help: f.help.as_deref(),
-                path: f.subject.path.as_deref(),
-                resource: f.subject.resource.as_deref(),
-                location: f.subject.location.as_ref().map(|l| JsonLocation {
-                    file: &l.file,
-                    line: l.start.line,
-                    column: l.start.column,
-                    end_line: l.end.line,
-                    end_column: l.end.column,
-                }),
-            })
-            .collect(),
+        findings: findings.iter().map(json_finding).collect(),
     };
     // Serializing plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+fn json_finding(f: &Finding) -> JsonFinding<'_> {
+    JsonFinding {
+        rule: &f.rule,
+        name: &f.name,
+        severity: f.severity.as_str(),
+        category: f.category.as_str(),
+        message: &f.message,
+        help: f.help.as_deref(),
+        path: f.subject.path.as_deref(),
+        resource: f.subject.resource.as_deref(),
+        location: f.subject.location.as_ref().map(|l| JsonLocation {
+            file: &l.file,
+            line: l.start.line,
+            column: l.start.column,
+            end_line: l.end.line,
+            end_column: l.end.column,
+        }),
+    }
+}
+
+/// The `findings` array of this schema, for documents that embed findings in a larger report
+/// (`efactl nccl analyze`'s `efactl.nccl-analysis/v1`), so findings serialize one way everywhere.
+pub fn findings_value(findings: &[Finding]) -> serde_json::Value {
+    let list: Vec<JsonFinding<'_>> = findings.iter().map(json_finding).collect();
+    serde_json::to_value(list).unwrap_or_default()
 }

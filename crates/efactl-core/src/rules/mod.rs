@@ -60,6 +60,7 @@ impl Reporter<'_> {
 }
 
 pub mod access;
+pub mod doctor;
 pub mod instance;
 pub mod nccl;
 pub mod network;
@@ -128,6 +129,23 @@ pub static RULES: &[&Rule] = &[
     &nccl::nccl_tests_wrong_results::RULE,
     &nccl::nccl_tests_low_busbw::RULE,
     &nccl::no_nccl_output::RULE,
+    &doctor::rank_missing::RULE,
+    &doctor::efa_devices_missing::RULE,
+    &doctor::efa_provider_missing::RULE,
+    &doctor::nccl_net_plugin_missing::RULE,
+    &doctor::accelerators_missing::RULE,
+    &doctor::ptrace_restricted::RULE,
+    &doctor::memlock_limited::RULE,
+    &doctor::node_env_obsolete::RULE,
+    &doctor::mtu_mismatch::RULE,
+    &doctor::connection_blocked::RULE,
+    &doctor::connection_refused::RULE,
+    &doctor::connection_unreachable::RULE,
+    &doctor::slow_link::RULE,
+    &doctor::high_latency::RULE,
+    &doctor::straggler_rank::RULE,
+    &doctor::allreduce_failed::RULE,
+    &doctor::hugepages_missing::RULE,
 ];
 
 /// A rule by id (`EFA002`, any case) or by name (`efa-sg-missing-self-egress`).

@@ -402,6 +402,9 @@ impl Decoder {
                 pm.finish(self);
             }
         }
+        if let Some(v) = m.take("efaInstaller") {
+            spec.efa_installer = self.efa_installer(v, "efaInstaller");
+        }
         if let Some(v) = m.take("tags") {
             spec.tags = self.string_map(v, "tags");
         }
@@ -1303,6 +1306,84 @@ impl Decoder {
         }
         m.finish(self);
         Some(s)
+    }
+
+    fn efa_installer(&mut self, node: &Node, path: &str) -> Option<EfaInstaller> {
+        let mut m = Map::open(self, node, path)?;
+        let mut e = EfaInstaller::default();
+        let version = m.take("version");
+        if let Some(v) = version {
+            e.version = self.nonempty_string(v, &join(path, "version"));
+            if let Some(s) = &e.version {
+                // It becomes part of a download URL and a file name on every node.
+                if !s
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                {
+                    self.invalid(
+                        v,
+                        &join(path, "version"),
+                        format!("`{s}` is not an EFA installer version"),
+                        Some("versions look like `1.41.0`".into()),
+                    );
+                    e.version = None;
+                }
+            }
+        }
+        let sha = m.take("sha256");
+        if let Some(v) = sha {
+            e.sha256 = self.nonempty_string(v, &join(path, "sha256"));
+            if let Some(s) = &e.sha256 {
+                if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+                    self.invalid(
+                        v,
+                        &join(path, "sha256"),
+                        "expected the 64 hexadecimal digits of a SHA-256 checksum".into(),
+                        Some("AWS publishes each installer's SHA-256 in the EC2 User Guide (\"Verify the EFA installer using a checksum\")".into()),
+                    );
+                    e.sha256 = None;
+                } else {
+                    e.sha256 = Some(s.to_ascii_lowercase());
+                }
+            }
+        }
+        // A version without its checksum could not be verified, and a checksum without its
+        // version would be checked against the wrong tarball.
+        match (version, sha) {
+            (Some(_), None) => self.missing(
+                node,
+                path,
+                "sha256",
+                Some("a pinned version needs its checksum: the node verifies the tarball before running it".into()),
+            ),
+            (None, Some(_)) => self.missing(
+                node,
+                path,
+                "version",
+                Some("the checksum belongs to one installer version: name it".into()),
+            ),
+            _ => {}
+        }
+        if let Some(v) = m.take("s3Uri") {
+            e.s3_uri = self.nonempty_string(v, &join(path, "s3Uri"));
+            if let Some(s) = &e.s3_uri {
+                let ok = s.strip_prefix("s3://").is_some_and(|rest| {
+                    rest.split_once('/')
+                        .is_some_and(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+                }) && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !ok {
+                    self.invalid(
+                        v,
+                        &join(path, "s3Uri"),
+                        format!("`{s}` is not an S3 object URI"),
+                        Some("use `s3://BUCKET/KEY` of the installer tarball".into()),
+                    );
+                    e.s3_uri = None;
+                }
+            }
+        }
+        m.finish(self);
+        Some(e)
     }
 
     fn checks(&mut self, node: &Node, path: &str) -> ChecksSpec {

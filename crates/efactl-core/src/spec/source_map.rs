@@ -51,6 +51,11 @@ impl SourceMap {
         }
     }
 
+    /// Is this exact path written in the file?
+    pub fn contains(&self, path: &str) -> bool {
+        self.spans.contains_key(path)
+    }
+
     /// The span of a path, or of its nearest written parent (first line only).
     pub fn span(&self, path: &str) -> Option<Span> {
         if let Some(s) = self.spans.get(path) {

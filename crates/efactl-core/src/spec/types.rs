@@ -21,6 +21,7 @@ pub struct Spec {
     pub nccl: NcclSpec,
     pub storage: Vec<StorageSpec>,
     pub parallelcluster: ParallelClusterSpec,
+    pub efa_installer: Option<EfaInstaller>,
     pub tags: BTreeMap<String, String>,
     pub checks: ChecksSpec,
 }
@@ -469,6 +470,18 @@ pub struct StorageSpec {
 pub struct ParallelClusterSpec {
     pub disable_managed_dns: bool,
     pub use_ec2_hostnames: bool,
+}
+
+/// `efaInstaller:`: where the node bootstrap gets the EFA installer when the AMI lacks the EFA
+/// software. Every field is optional; `version` and `sha256` come together.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EfaInstaller {
+    /// Replaces the version efactl pins (with its checksum).
+    pub version: Option<String>,
+    /// SHA-256 of `aws-efa-installer-<version>.tar.gz`.
+    pub sha256: Option<String>,
+    /// `s3://bucket/key` of the tarball: for subnets with no route to the internet.
+    pub s3_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -171,6 +171,7 @@ mod tests {
             name: "mpi-key".into(),
             arn: arn.map(str::to_string),
             managed: arn.is_none(),
+            kms_key: None,
             origin: Origin::Spec("mpi.sshKeySecret".into()),
         }
     }
