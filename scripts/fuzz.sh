@@ -20,6 +20,10 @@ if [[ "$target" == spec ]]; then
   cp examples/*.yaml examples/broken/*.yaml "fuzz/corpus/$target/" 2>/dev/null || true
   find crates/efactl-core/tests/fixtures -name '*.yaml' -exec cp {} "fuzz/corpus/$target/" \; 2>/dev/null || true
 fi
+# The real-log corpus seeds the log analyzer: every prefix style and message it recognises.
+if [[ "$target" == nccl_log ]]; then
+  cp crates/efactl-doctor/tests/corpus/*.log "fuzz/corpus/$target/" 2>/dev/null || true
+fi
 cd fuzz
 cargo +nightly fuzz run "$target" "corpus/$target" -- \
   -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=10 2>&1 | tail -n 5

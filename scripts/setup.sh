@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: listed here, installed only when one is missing.
-apt_packages=(python3-venv)
+# iproute2, iptables, nftables: the doctor's network-namespace tests (hosts, firewalls, tc).
+apt_packages=(python3-venv iproute2 iptables nftables)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -36,4 +36,6 @@ cargo test --workspace --locked 2>&1 | tee target/test.log
 if [[ $quick -eq 0 ]]; then
   step "fuzz smoke run (spec parser, 30 s)"
   scripts/fuzz.sh spec 30
+  step "fuzz smoke run (NCCL log analyzer, 20 s)"
+  scripts/fuzz.sh nccl_log 20
 fi

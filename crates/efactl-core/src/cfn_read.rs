@@ -180,9 +180,17 @@ struct Doc<'t> {
     cond_cache: RefCell<HashMap<String, Option<bool>>>,
 }
 
-impl Doc<'_> {
-    fn kind_of(&self, id: &str) -> Option<&str> {
+impl<'t> Doc<'t> {
+    fn kind_of(&self, id: &str) -> Option<&'t str> {
         self.resources.get(id)?.get("Type")?.as_str()
+    }
+
+    fn props(&self, id: &str) -> Option<&'t Map<String, Value>> {
+        self.resources.get(id)?.get("Properties")?.as_object()
+    }
+
+    fn prop(&self, id: &str, name: &str) -> Option<&'t Value> {
+        self.props(id)?.get(name)
     }
 
     fn eval(&self, v: &Value) -> V {
@@ -537,8 +545,8 @@ fn says_efa(s: &str) -> bool {
     words(s).iter().any(|w| w.eq_ignore_ascii_case("efa"))
 }
 
-struct Reader<'t> {
-    doc: Doc<'t>,
+struct Reader<'a, 't> {
+    doc: &'a Doc<'t>,
     /// Resources in template order, without those whose condition is false.
     order: Vec<&'t str>,
     findings: Vec<Finding>,
@@ -554,13 +562,13 @@ fn ppath(id: &str, prop: &str) -> String {
     format!("Resources.{id}.Properties.{prop}")
 }
 
-impl<'t> Reader<'t> {
+impl<'t> Reader<'_, 't> {
     fn props(&self, id: &str) -> Option<&'t Map<String, Value>> {
-        self.doc.resources.get(id)?.get("Properties")?.as_object()
+        self.doc.props(id)
     }
 
     fn prop(&self, id: &str, name: &str) -> Option<&'t Value> {
-        self.props(id)?.get(name)
+        self.doc.prop(id, name)
     }
 
     fn of_type(&self, t: &str) -> Vec<&'t str> {
@@ -598,27 +606,17 @@ impl<'t> Reader<'t> {
         self.key_of(v, &["AWS::EC2::Subnet"])
     }
 
-    /// The key of the security group a value names; the VPC default group and groups outside
-    /// the template are added to the model on first use.
-    fn group_key(&mut self, v: &V, path: &str) -> Option<String> {
+    /// The key of the security group a value names. The VPC's default group is added to the
+    /// model as AWS creates it; a group from outside the template (an `sg-` id, a parameter)
+    /// keeps its key but stays out of the model, since its rules cannot be seen: rules then
+    /// judge the groups beside it.
+    fn group_key(&mut self, v: &V, _path: &str) -> Option<String> {
         match v {
             V::Att(x, a) if a == "DefaultSecurityGroup" => {
                 self.ensure_default(&rpath(x));
                 Some(crate::resolve::DEFAULT_SG.to_string())
             }
-            _ => self.key_of(v, &["AWS::EC2::SecurityGroup"]).inspect(|k| {
-                if !self.sgs.iter().any(|s| &s.key == k) {
-                    // A group the template does not create: its own rules are not visible.
-                    self.sgs.push(SecurityGroup {
-                        key: k.clone(),
-                        id: Some(k.clone()),
-                        name: k.clone(),
-                        ingress: Vec::new(),
-                        egress: Vec::new(),
-                        origin: Origin::Implied(path.to_string()),
-                    });
-                }
-            }),
+            _ => self.key_of(v, &["AWS::EC2::SecurityGroup"]),
         }
     }
 
@@ -665,7 +663,8 @@ impl<'t> Reader<'t> {
         ingress: bool,
         path: &str,
     ) -> Option<SgRule> {
-        let ev = |k: &str| m.get(k).map(|v| self.doc.eval(v));
+        let d = self.doc;
+        let ev = |k: &str| m.get(k).map(|v| d.eval(v));
         let proto = ev("IpProtocol")?;
         let proto = proto.s()?.to_ascii_lowercase();
         let protocol = match proto.as_str() {
@@ -807,9 +806,10 @@ impl<'t> Reader<'t> {
     fn vpc(&mut self) -> Vpc {
         match self.of_type("AWS::EC2::VPC").first() {
             Some(id) => {
+                let d = self.doc;
                 let flag = |k: &str, default: bool| {
-                    self.prop(id, k)
-                        .map(|v| self.doc.eval(v))
+                    d.prop(id, k)
+                        .map(|v| d.eval(v))
                         .and_then(|v| as_bool(&v))
                         .unwrap_or(default)
                 };
@@ -884,7 +884,8 @@ impl<'t> Reader<'t> {
             else {
                 continue;
             };
-            let via = |k: &str| self.prop(id, k).map(|v| self.doc.eval(v));
+            let d = self.doc;
+            let via = |k: &str| d.prop(id, k).map(|v| d.eval(v));
             let internet = if let Some(g) = via("GatewayId") {
                 let igw = match &g {
                     V::Ref(x) => self.doc.kind_of(x) == Some("AWS::EC2::InternetGateway"),
@@ -918,7 +919,8 @@ impl<'t> Reader<'t> {
         let mut out = Vec::new();
         for id in self.of_type("AWS::EC2::Subnet") {
             let path = rpath(id);
-            let ev = |k: &str| self.prop(id, k).map(|v| self.doc.eval(v));
+            let d = self.doc;
+            let ev = |k: &str| d.prop(id, k).map(|v| d.eval(v));
             let zone = ev("AvailabilityZone")
                 .or_else(|| ev("AvailabilityZoneId"))
                 .and_then(|v| v.s().and_then(Zone::parse));
@@ -955,7 +957,8 @@ impl<'t> Reader<'t> {
         let mut out = Vec::new();
         for id in self.of_type("AWS::EC2::VPCEndpoint") {
             let path = rpath(id);
-            let ev = |k: &str| self.prop(id, k).map(|v| self.doc.eval(v));
+            let d = self.doc;
+            let ev = |k: &str| d.prop(id, k).map(|v| d.eval(v));
             let service = ev("ServiceName")
                 .and_then(|v| v.s().map(|s| short_service_name(s).to_string()))
                 .unwrap_or_else(|| "?".into());
@@ -1039,7 +1042,8 @@ impl<'t> Reader<'t> {
         let mut mpi = None;
         let mut out = Vec::new();
         for id in self.of_type("AWS::SecretsManager::Secret") {
-            let ev = |k: &str| self.prop(id, k).map(|v| self.doc.eval(v));
+            let d = self.doc;
+            let ev = |k: &str| d.prop(id, k).map(|v| d.eval(v));
             let tagged = self
                 .prop(id, "Tags")
                 .and_then(Value::as_array)
@@ -1158,7 +1162,8 @@ impl<'t> Reader<'t> {
         let mut out = Vec::new();
         for id in self.of_type("AWS::FSx::FileSystem") {
             let path = rpath(id);
-            let ev = |k: &str| self.prop(id, k).map(|v| self.doc.eval(v));
+            let d = self.doc;
+            let ev = |k: &str| d.prop(id, k).map(|v| d.eval(v));
             if !ev("FileSystemType")
                 .as_ref()
                 .and_then(V::s)
@@ -1231,7 +1236,8 @@ impl<'t> Reader<'t> {
             else {
                 continue;
             };
-            let ev = |k: &str| data.get(k).map(|v| self.doc.eval(v));
+            let d = self.doc;
+            let ev = |k: &str| data.get(k).map(|v| d.eval(v));
             let instance_type = ev("InstanceType").and_then(|v| v.s().map(str::to_string));
             let lt_groups = self.group_keys(
                 data.get("SecurityGroupIds")
@@ -1245,7 +1251,7 @@ impl<'t> Reader<'t> {
             for (i, n) in nics.into_iter().flatten().enumerate() {
                 let Some(n) = n.as_object() else { continue };
                 let p = format!("{data_path}.NetworkInterfaces[{i}]");
-                let nev = |k: &str| n.get(k).map(|v| self.doc.eval(v));
+                let nev = |k: &str| n.get(k).map(|v| d.eval(v));
                 let kind = match nev("InterfaceType").as_ref().map(|v| v.s()) {
                     None => InterfaceType::Interface,
                     Some(Some("interface")) => InterfaceType::Interface,
@@ -1406,7 +1412,7 @@ impl<'t> Reader<'t> {
             }
             for asg in users {
                 let mut ng = base.clone();
-                let aev = |k: &str| self.prop(asg, k).map(|v| self.doc.eval(v));
+                let aev = |k: &str| d.prop(asg, k).map(|v| d.eval(v));
                 ng.name = asg.to_string();
                 let min = aev("MinSize").as_ref().and_then(as_u32).unwrap_or(0);
                 let max = aev("MaxSize").as_ref().and_then(as_u32).unwrap_or(min);
@@ -1698,7 +1704,7 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
         .map(|(k, _)| k.as_str())
         .collect();
     let mut rd = Reader {
-        doc,
+        doc: &doc,
         order,
         findings: Vec::new(),
         aliases: HashMap::new(),

@@ -77,10 +77,25 @@ pub fn check_template(file: &str, text: &str, catalog: &Catalog, options: &Optio
         findings.extend(rules::run(model, catalog, options));
     }
     for f in &mut findings {
-        if let Some(p) = f.subject.path.take() {
-            f.subject.path = Some(read.template_path(&p));
-        }
+        let Some(model_path) = f.subject.path.take() else {
+            read.source.locate(&mut f.subject);
+            continue;
+        };
+        // Findings name the template path; a model field the template does not write points
+        // at the first line of the resource that would hold it.
+        let shown = read.template_path(&model_path);
+        f.subject.path = Some(if read.aliases.contains_key(&model_path) {
+            shown.clone()
+        } else {
+            model_path
+        });
         read.source.locate(&mut f.subject);
+        if let Some(loc) = &mut f.subject.location {
+            if loc.end.line != loc.start.line {
+                loc.end = loc.start;
+            }
+        }
+        f.subject.path = Some(shown);
     }
     sort_findings(&mut findings);
     CheckReport {

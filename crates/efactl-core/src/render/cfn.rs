@@ -14,6 +14,7 @@
 //! that groups may refer to each other (and to themselves) without a circular dependency.
 //! Logical ids derive from spec names through [`logical_id`]; [`Ids`] keeps them unique.
 
+use super::conventions::var_part;
 use super::{Artifact, RenderError, RenderOptions};
 use crate::catalog::Catalog;
 use crate::model::*;
@@ -219,6 +220,7 @@ pub fn template(cluster: &Cluster, catalog: &Catalog) -> Result<Value, RenderErr
     b.vpc();
     b.subnets();
     b.security_groups();
+    b.default_group_output();
     b.endpoints();
     b.placement_groups();
     b.secrets();
@@ -316,6 +318,8 @@ struct Builder<'a> {
     secret_id: HashMap<String, String>,
     role_id: HashMap<String, String>,
     profile_id: HashMap<String, String>,
+    /// ParallelCluster: role key -> the managed policy that carries its statements.
+    policy_id: HashMap<String, String>,
     fs_id: HashMap<String, String>,
     /// Node group name -> (launch template, Auto Scaling group, image parameter).
     ng_id: HashMap<String, (String, String, String)>,
@@ -348,6 +352,7 @@ impl<'a> Builder<'a> {
             secret_id: HashMap::new(),
             role_id: HashMap::new(),
             profile_id: HashMap::new(),
+            policy_id: HashMap::new(),
             fs_id: HashMap::new(),
             ng_id: HashMap::new(),
             igw: None,
@@ -404,6 +409,36 @@ impl<'a> Builder<'a> {
         v.sort_unstable();
         v.dedup();
         v
+    }
+
+    /// Roles of login node groups (ParallelCluster reads their bootstrap with the role's policy).
+    fn login_roles(&self) -> Vec<&'a str> {
+        let mut v: Vec<&str> = self
+            .c
+            .node_groups
+            .iter()
+            .filter(|ng| ng.role == NodeRole::Login)
+            .filter_map(|ng| ng.instance_role.as_deref())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The bucket the deployment tools' artifacts are uploaded to (a stack parameter).
+    fn artifact_bucket(&mut self) -> Value {
+        self.param(
+            "ArtifactBucket",
+            json!({
+                "Type": "String",
+                "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                "Description": format!(
+                    "The S3 bucket the efactl renderings' scripts are uploaded to (EFACTL_ARTIFACT_BUCKET), under efactl/{}/: the nodes read them from there.",
+                    self.c.name
+                )
+            }),
+        );
+        r("ArtifactBucket")
     }
 
     fn assign_ids(&mut self) {
@@ -497,14 +532,25 @@ impl<'a> Builder<'a> {
             } else {
                 logical_id(&role.key)
             };
+            let is_instance = instance_roles.contains(&role.key.as_str());
+            if c.target == Target::ParallelCluster && is_instance {
+                // ParallelCluster makes the nodes' roles itself and attaches extra policies
+                // (`AdditionalIamPolicies`): the template gives the role's statements as one.
+                if role.managed
+                    && role.arn.is_none()
+                    && (!role.statements.is_empty()
+                        || self.login_roles().contains(&role.key.as_str()))
+                {
+                    let id = self.ids.claim(&format!("{base}Policy"));
+                    self.policy_id.insert(role.key.clone(), id);
+                }
+                continue;
+            }
             if role.managed && role.arn.is_none() {
                 let id = self.ids.claim(&format!("{base}Role"));
                 self.role_id.insert(role.key.clone(), id);
             }
-            if instance_roles.contains(&role.key.as_str())
-                && c.target != Target::HyperPod
-                && (role.managed || role.arn.is_some())
-            {
+            if is_instance && c.target != Target::HyperPod && (role.managed || role.arn.is_some()) {
                 let id = self.ids.claim(&format!("{base}InstanceProfile"));
                 self.profile_id.insert(role.key.clone(), id);
             }
@@ -807,7 +853,15 @@ impl<'a> Builder<'a> {
                 Value::Object(props),
             );
             self.route_table(&id, &rt, s.internet, &s.key);
-            self.output(&format!("{id}Id"), format!("Subnet `{}`.", s.key), r(&id));
+            self.output(
+                &format!("{id}Id"),
+                format!(
+                    "Subnet `{}` (placeholder EFACTL_SUBNET_{} of the other renderings).",
+                    s.key,
+                    var_part(&s.key)
+                ),
+                r(&id),
+            );
         }
         if let Some((id, cidr)) = self.nat_subnet.clone() {
             let zone = created
@@ -972,7 +1026,11 @@ impl<'a> Builder<'a> {
             self.put(&id, "AWS::EC2::SecurityGroup", None, Value::Object(props));
             self.output(
                 &format!("{id}Id"),
-                format!("Security group `{}`.", sg.name),
+                format!(
+                    "Security group `{}` (placeholder EFACTL_SG_{}).",
+                    sg.name,
+                    var_part(&sg.key)
+                ),
                 r(&id),
             );
             let mut counts: HashMap<String, u32> = HashMap::new();
@@ -982,6 +1040,23 @@ impl<'a> Builder<'a> {
             for rule in sg.egress.iter().filter(|r| !is_aws_default_egress(r)) {
                 self.sg_rule(sg, &id, rule, false, &mut counts);
             }
+        }
+    }
+
+    /// The VPC's default group, when something in the cluster uses it.
+    fn default_group_output(&mut self) {
+        let used = self
+            .c
+            .security_group(DEFAULT_SG)
+            .is_some_and(|sg| sg.id.is_none())
+            && !crate::rules::sg_users(self.c, DEFAULT_SG).is_empty();
+        if used {
+            let v = self.sg_value(DEFAULT_SG);
+            self.output(
+                "DefaultSecurityGroupId",
+                "The VPC's default security group, which the spec leaves some resources in (placeholder EFACTL_SG_DEFAULT).".into(),
+                v,
+            );
         }
     }
 
@@ -1224,9 +1299,17 @@ impl<'a> Builder<'a> {
                     "Tags": self.tags(&pg.name),
                 }),
             );
+            let vars: Vec<String> = users
+                .iter()
+                .map(|u| format!("EFACTL_PLACEMENT_GROUP_{}", var_part(u)))
+                .collect();
             self.output(
                 &format!("{id}Name"),
-                format!("Placement group `{}`.", pg.name),
+                format!(
+                    "Placement group `{}` (placeholder {}).",
+                    pg.name,
+                    vars.join(", ")
+                ),
                 r(&id),
             );
         }
@@ -1277,7 +1360,14 @@ impl<'a> Builder<'a> {
             );
             self.output(
                 &format!("{id}Arn"),
-                format!("ARN of secret `{}`.", s.name),
+                if mpi {
+                    format!(
+                        "ARN of secret `{}` (placeholder EFACTL_MPI_SECRET_ARN).",
+                        s.name
+                    )
+                } else {
+                    format!("ARN of secret `{}`.", s.name)
+                },
                 r(&id),
             );
         }
@@ -1334,8 +1424,89 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// A role's statements as policy statements, with `kms:Decrypt` beside each read of a
+    /// secret encrypted with a key of its own.
+    fn statements_of(&self, role: &Role) -> Vec<Value> {
+        let mut statements: Vec<Value> = Vec::new();
+        for st in &role.statements {
+            statements.push(json!({
+                "Effect": if st.allow { "Allow" } else { "Deny" },
+                "Action": st.actions,
+                "Resource": self.resource_values(&st.resources),
+            }));
+            if st.allow
+                && st
+                    .actions
+                    .iter()
+                    .any(|a| crate::rules::access::grants_get_secret_value(a))
+            {
+                for res in &st.resources {
+                    if let ResourceRef::Secret(k) = res {
+                        if let Some(kms) = self.c.secret(k).and_then(|s| self.kms_statement(s)) {
+                            statements.push(kms);
+                        }
+                    }
+                }
+            }
+        }
+        statements
+    }
+
+    /// ParallelCluster: each node role's statements as a managed policy the cluster config
+    /// attaches (`AdditionalIamPolicies`), plus read access to the bootstrap scripts for login
+    /// nodes (ParallelCluster's `S3Access` does not apply to login pools).
+    fn pcluster_policies(&mut self) {
+        let c = self.c;
+        let logins = self.login_roles();
+        for role in &c.roles {
+            let Some(id) = self.policy_id.get(&role.key).cloned() else {
+                continue;
+            };
+            let mut statements = self.statements_of(role);
+            let mut why = format!(
+                "Statements of role `{}` for ParallelCluster to attach to the nodes' roles (AdditionalIamPolicies)",
+                role.name
+            );
+            if logins.contains(&role.key.as_str()) {
+                let bucket = self.artifact_bucket();
+                statements.push(json!({
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": [{ "Fn::Sub": [
+                        format!("arn:${{AWS::Partition}}:s3:::${{Bucket}}/efactl/{}/*", c.name),
+                        { "Bucket": bucket }
+                    ] }]
+                }));
+                why.push_str(
+                    "; login nodes read their bootstrap script from the artifact bucket with it",
+                );
+            }
+            self.put(
+                &id,
+                "AWS::IAM::ManagedPolicy",
+                None,
+                json!({
+                    "Description": truncate(format!("{why}."), 1000),
+                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+                }),
+            );
+            self.output(
+                &format!("{id}Arn"),
+                format!(
+                    "ARN of the policy of role `{}` (placeholder EFACTL_POLICY_ARN_{}).",
+                    role.name,
+                    var_part(&role.key)
+                ),
+                r(&id),
+            );
+        }
+    }
+
     fn roles(&mut self) {
         let c = self.c;
+        if c.target == Target::ParallelCluster {
+            self.pcluster_policies();
+        }
         let instance_roles = self.instance_role_keys();
         let readers: Vec<String> = c
             .mpi
@@ -1383,28 +1554,7 @@ impl<'a> Builder<'a> {
                         format!("Role `{}` of the spec", role.name),
                     )
                 };
-                let mut statements: Vec<Value> = Vec::new();
-                for st in &role.statements {
-                    statements.push(json!({
-                        "Effect": if st.allow { "Allow" } else { "Deny" },
-                        "Action": st.actions,
-                        "Resource": self.resource_values(&st.resources),
-                    }));
-                    if st.allow
-                        && st
-                            .actions
-                            .iter()
-                            .any(|a| crate::rules::access::grants_get_secret_value(a))
-                    {
-                        for res in &st.resources {
-                            if let ResourceRef::Secret(k) = res {
-                                if let Some(kms) = c.secret(k).and_then(|s| self.kms_statement(s)) {
-                                    statements.push(kms);
-                                }
-                            }
-                        }
-                    }
-                }
+                let mut statements = self.statements_of(role);
                 if readers.contains(&role.key) && !role.statements.is_empty() {
                     description.push_str("; reads the MPI SSH key secret and no other secret");
                 }
@@ -1434,7 +1584,30 @@ impl<'a> Builder<'a> {
                         "Action": ["ec2:CreateTags"],
                         "Resource": [sub("arn:${AWS::Partition}:ec2:*:*:network-interface/*")]
                     }));
-                    description.push_str(". AmazonSageMakerClusterInstanceRolePolicy is HyperPod's own policy for cluster instances; the inline statements let HyperPod attach the instances to the cluster's VPC");
+                    // The lifecycle scripts live under efactl/<cluster>/ in the artifact
+                    // bucket, which need not be one of the `sagemaker-*` buckets HyperPod's own
+                    // policy covers.
+                    let bucket = self.artifact_bucket();
+                    statements.push(json!({
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [{ "Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", { "Bucket": bucket.clone() }] }],
+                        "Condition": { "StringLike": { "s3:prefix": [format!("efactl/{}/*", c.name)] } }
+                    }));
+                    statements.push(json!({
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [{ "Fn::Sub": [
+                            format!("arn:${{AWS::Partition}}:s3:::${{Bucket}}/efactl/{}/*", c.name),
+                            { "Bucket": bucket }
+                        ] }]
+                    }));
+                    description.push_str(". AmazonSageMakerClusterInstanceRolePolicy is HyperPod's own policy for cluster instances; the inline statements let HyperPod attach the instances to the cluster's VPC and read the lifecycle scripts from the artifact bucket");
+                } else if !is_instance && c.target == Target::Batch {
+                    // The Batch rendering runs the job with this role as its execution role
+                    // too: ECS pulls the image, writes the logs and injects the secret with it.
+                    managed.push(sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"));
+                    description.push_str(". AmazonECSTaskExecutionRolePolicy: the job definition uses it as the execution role too, which pulls the image, writes the logs and injects the secret");
                 } else if is_instance {
                     managed.push(sub(
                         "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
@@ -1510,7 +1683,11 @@ impl<'a> Builder<'a> {
                 self.put(&id, "AWS::IAM::Role", None, Value::Object(props));
                 self.output(
                     &format!("{id}Arn"),
-                    format!("ARN of role `{}`.", role.name),
+                    format!(
+                        "ARN of role `{}` (placeholder EFACTL_ROLE_ARN_{}).",
+                        role.name,
+                        var_part(&role.key)
+                    ),
                     att(&id, "Arn"),
                 );
             }
@@ -1536,7 +1713,11 @@ impl<'a> Builder<'a> {
                 );
                 self.output(
                     &format!("{pid}Arn"),
-                    format!("ARN of the instance profile of role `{}`.", role.name),
+                    format!(
+                        "ARN of the instance profile of role `{}` (placeholder EFACTL_INSTANCE_PROFILE_ARN_{}).",
+                        role.name,
+                        var_part(&role.key)
+                    ),
                     att(&pid, "Arn"),
                 );
             }
@@ -1592,14 +1773,35 @@ impl<'a> Builder<'a> {
                 format!("File system `{}`.", fs.key),
                 r(&id),
             );
+            // The HyperPod rendering takes the first Lustre file system's names.
+            let first = c
+                .file_systems
+                .iter()
+                .find(|f| f.kind == StorageKind::FsxLustre)
+                .is_some_and(|f| f.key == fs.key);
+            let ph = |name: &str| {
+                if first {
+                    format!(" (placeholder {name})")
+                } else {
+                    String::new()
+                }
+            };
             self.output(
                 &format!("{id}DnsName"),
-                format!("DNS name of file system `{}`.", fs.key),
+                format!(
+                    "DNS name of file system `{}`{}.",
+                    fs.key,
+                    ph("EFACTL_FSX_DNS_NAME")
+                ),
                 att(&id, "DNSName"),
             );
             self.output(
                 &format!("{id}MountName"),
-                format!("Lustre mount name of file system `{}`.", fs.key),
+                format!(
+                    "Lustre mount name of file system `{}`{}.",
+                    fs.key,
+                    ph("EFACTL_FSX_MOUNT_NAME")
+                ),
                 att(&id, "LustreMountName"),
             );
         }
@@ -1772,7 +1974,11 @@ impl<'a> Builder<'a> {
         );
         self.output(
             &format!("{lt}Id"),
-            format!("Launch template of node group `{}`.", ng.name),
+            format!(
+                "Launch template of node group `{}` (placeholder EFACTL_LAUNCH_TEMPLATE_ID_{}).",
+                ng.name,
+                var_part(&ng.name)
+            ),
             r(lt),
         );
     }
@@ -1973,7 +2179,7 @@ mod tests {
 
     #[test]
     fn security_group_text_keeps_only_what_ec2_allows() {
-        assert_eq!(sg_text("a `b` 'c' é <d>"), "a b  c    d");
+        assert_eq!(sg_text("a `b` 'c' é <d>"), "a b  c     d");
     }
 
     #[test]

@@ -482,6 +482,22 @@ fn readme(cluster: &Cluster, ph: &Placeholders, scripts: &[String], default_head
             "- The spec has no `role: head` node group: the head node is a {DEFAULT_HEAD_NODE_TYPE} and runs no\n  efactl bootstrap.\n"
         ));
     }
+    let existing: Vec<&str> = cluster
+        .node_groups
+        .iter()
+        .filter_map(|g| g.instance_role.as_deref())
+        .filter_map(|r| cluster.role(r))
+        .filter(|r| r.arn.is_some())
+        .map(|r| r.name.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for name in existing {
+        s.push_str(&format!(
+            "- Role `{name}` exists already and is used as it is (`Iam/InstanceRole`), so ParallelCluster\n  adds nothing to it: it must itself read `s3://$EFACTL_ARTIFACT_BUCKET/{}/*` and carry\n  ParallelCluster's node permissions.\n",
+            s3_prefix(cluster)
+        ));
+    }
     if cluster.file_systems.iter().any(|f| f.id.is_none()) {
         s.push_str("- ParallelCluster creates the FSx for Lustre file system (SCRATCH_2 unless you add\n  `DeploymentType`) in the first queue's subnet.\n");
     }

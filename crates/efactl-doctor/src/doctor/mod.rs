@@ -231,19 +231,27 @@ pub fn run_with(cfg: Config, listener: Option<TcpListener>) -> Result<Option<Rep
             None => TcpListener::bind(&addr)
                 .map_err(|e| DoctorError::Setup(format!("rank 0 cannot listen on {addr}: {e}")))?,
         };
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let bound = listener
+            .local_addr()
+            .map_err(|e| DoctorError::Setup(format!("rank 0's coordinator socket: {e}")))?;
+        // Rank 0 reaches its own coordinator where it listens; over loopback when it listens
+        // on every address.
+        let own = if bound.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
+        } else {
+            bound
+        };
         let c = cfg.clone();
         let handle = std::thread::Builder::new()
             .name("efactl-coordinator".into())
             .spawn(move || coordinate(listener, &c, started))
             .map_err(|e| DoctorError::Setup(e.to_string()))?;
-        Some((handle, port))
+        Some((handle, own))
     } else {
         None
     };
     let target = match &coordinator {
-        // Rank 0 reaches its own coordinator over loopback.
-        Some((_, port)) => format!("127.0.0.1:{port}"),
+        Some((_, own)) => own.to_string(),
         None => cfg.identity.coordinator.clone(),
     };
     let hello = Hello {

@@ -572,7 +572,10 @@ fn socket_fallback(cx: &Ctx<'_>, out: &mut Out<'_>) {
         }
     }
     let mixed_ev = cx.a.evidence.get(&Key::Mixed);
-    let ofi_ranks = ranks.iter().filter(|r| r.ofi_ok()).count();
+    let ofi_ranks = ranks
+        .iter()
+        .filter(|r| r.ofi_ok() && !r.uses_socket())
+        .count();
     for ((single, cause), (set, mut ats, cause_at, loggers)) in groups {
         ats.extend(cause_at);
         let names = who(ranks, &set, cx.a.files.as_slice());
@@ -752,7 +755,9 @@ fn provider_not_efa(cx: &Ctx<'_>, out: &mut Out<'_>) {
 fn nic_count(cx: &Ctx<'_>, out: &mut Out<'_>) {
     let ranks = &cx.a.ranks;
     let most = ranks.iter().filter_map(|r| r.nics.map(|n| n.0)).max();
-    let mut groups: BTreeMap<(u32, u32, String), (BTreeSet<usize>, Vec<At>)> = BTreeMap::new();
+    // (NICs found, NICs expected, what they are compared with) -> (ranks, evidence)
+    type Groups = BTreeMap<(u32, u32, String), (BTreeSet<usize>, Vec<At>)>;
+    let mut groups: Groups = BTreeMap::new();
     for (i, r) in ranks.iter().enumerate() {
         let Some((n, at)) = r.nics else { continue };
         if r.provider.as_ref().is_some_and(|p| p.value != "efa") {

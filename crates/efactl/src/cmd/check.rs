@@ -1,5 +1,5 @@
 use crate::output::{print, ColorChoice, FindingsFormat};
-use efactl_core::check::{check_spec, CheckReport};
+use efactl_core::check::{check_file, CheckReport};
 use efactl_core::finding::{sort_findings, Category, Finding, Severity, Subject};
 use efactl_core::report::{human, json, sarif};
 use efactl_core::rules::{self, Options};
@@ -9,7 +9,8 @@ use std::path::Path;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The cluster spec to check (`-` reads stdin).
+    /// The cluster spec, or a CloudFormation template (YAML or JSON), to check (`-` reads
+    /// stdin).
     pub file: String,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
@@ -136,7 +137,8 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         args.file.as_str()
     };
     let report = match read_input(&args.file) {
-        Ok(text) => check_spec(display_name, &text, Catalog::bundled(), &opts),
+        // A CloudFormation template is read into the same model and checked by the same rules.
+        Ok(text) => check_file(display_name, &text, Catalog::bundled(), &opts),
         Err(f) => {
             let mut findings = vec![*f];
             sort_findings(&mut findings);
