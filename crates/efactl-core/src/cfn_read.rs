@@ -346,18 +346,23 @@ impl<'t> Doc<'t> {
                 let std::net::IpAddr::V4(base) = block.addr else {
                     return V::Unknown;
                 };
-                if bits == 0 || bits > 32 - u32::from(block.prefix) || count == 0 || count > 256 {
+                if bits == 0
+                    || bits >= 32
+                    || bits > 32 - u32::from(block.prefix)
+                    || count == 0
+                    || count > 256
+                {
                     return V::Unknown;
                 }
                 let start = u32::from(base);
-                V::L(
-                    (0..count)
-                        .map(|i| {
-                            let addr = std::net::Ipv4Addr::from(start.wrapping_add(i << bits));
-                            V::S(format!("{addr}/{}", 32 - bits))
-                        })
-                        .collect(),
-                )
+                let blocks: Option<Vec<V>> = (0..count)
+                    .map(|i| {
+                        let addr = u64::from(start) + (u64::from(i) << bits);
+                        let addr = std::net::Ipv4Addr::from(u32::try_from(addr).ok()?);
+                        Some(V::S(format!("{addr}/{}", 32 - bits)))
+                    })
+                    .collect();
+                blocks.map_or(V::Unknown, V::L)
             }
             "Fn::If" => {
                 let Some(items) = arg.as_array().filter(|a| a.len() == 3) else {
@@ -718,6 +723,47 @@ impl<'t> Reader<'_, 't> {
             peer,
             origin: Origin::Spec(path.to_string()),
         })
+    }
+
+    /// Groups the template uses but does not create, as efactl's renderer describes them in
+    /// `Metadata.efactl.existingSecurityGroups` (from the spec): CloudFormation ignores this,
+    /// and it lets the template check as its spec did.
+    fn existing_groups(&mut self, described: Option<&Map<String, Value>>) {
+        for (key, g) in described.into_iter().flatten() {
+            let path = format!("Metadata.efactl.existingSecurityGroups.{key}");
+            let name = g
+                .get("GroupName")
+                .and_then(Value::as_str)
+                .unwrap_or(key)
+                .to_string();
+            self.sgs.push(SecurityGroup {
+                key: key.clone(),
+                id: Some(key.clone()),
+                name,
+                ingress: Vec::new(),
+                egress: Vec::new(),
+                origin: Origin::Spec(path.clone()),
+            });
+            for (prop, ingress) in [
+                ("SecurityGroupIngress", true),
+                ("SecurityGroupEgress", false),
+            ] {
+                let list = g.get(prop).and_then(Value::as_array);
+                for (i, r) in list.into_iter().flatten().enumerate() {
+                    let Some(m) = r.as_object() else { continue };
+                    let p = format!("{path}.{prop}[{i}]");
+                    if let Some(rule) = self.sg_rule(m, key, ingress, &p) {
+                        if let Some(sg) = self.sgs.iter_mut().find(|s| &s.key == key) {
+                            if ingress {
+                                sg.ingress.push(rule);
+                            } else {
+                                sg.egress.push(rule);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn security_groups(&mut self) {
@@ -1711,6 +1757,10 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
         sgs: Vec::new(),
     };
     let vpc = rd.vpc();
+    rd.existing_groups(
+        meta.and_then(|m| m.get("existingSecurityGroups"))
+            .and_then(Value::as_object),
+    );
     rd.security_groups();
     let subnets = rd.subnets();
     let endpoints = rd.endpoints();
@@ -1721,6 +1771,25 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
     let mut node_groups = rd.node_groups(&mut placement_groups);
     let stand_ins = rd.stand_ins(&node_groups);
     node_groups.extend(stand_ins);
+    // Groups the template neither creates nor describes: their rules cannot be seen, so they
+    // leave the lists, and the rules judge the groups beside them (or nothing, when none is
+    // left) rather than report traffic blocked by rules that may well exist.
+    let known: Vec<String> = rd.sgs.iter().map(|s| s.key.clone()).collect();
+    let keep = |v: &mut Vec<String>| v.retain(|k| known.contains(k));
+    for ng in &mut node_groups {
+        keep(&mut ng.security_groups);
+        for n in &mut ng.interfaces {
+            keep(&mut n.security_groups);
+        }
+    }
+    let mut endpoints = endpoints;
+    for e in &mut endpoints {
+        keep(&mut e.security_groups);
+    }
+    let mut file_systems = file_systems;
+    for f in &mut file_systems {
+        keep(&mut f.security_groups);
+    }
 
     let target = meta_str("target")
         .and_then(Target::from_name)

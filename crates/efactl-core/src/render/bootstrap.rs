@@ -322,10 +322,13 @@ pub fn script(cluster: &Cluster, catalog: &Catalog, ng: &NodeGroup) -> String {
     s
 }
 
+/// (name, value) pairs, or (name, why it was left out).
+pub type NameValues = Vec<(String, String)>;
+
 /// The NCCL / libfabric environment efactl writes for the cluster: the spec's `nccl.env`, minus
 /// every variable rule EFA029 would report (efactl never writes what it warns about) and names
 /// or values a shell or a container runtime cannot carry. Returns (exported, skipped with why).
-pub fn nccl_env(cluster: &Cluster) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub fn nccl_env(cluster: &Cluster) -> (NameValues, NameValues) {
     let facts = Facts {
         plugin: cluster
             .nccl
@@ -750,7 +753,8 @@ put_file() {
   mkdir -p "$(dirname "$path")"
   tmp=$(mktemp "$path.efactl.XXXXXX")
   cat >"$tmp"
-  if [[ -f $path ]] && cmp -s "$tmp" "$path"; then
+  # sha256sum rather than cmp: coreutils is on every image, diffutils not on minimal ones.
+  if [[ -f $path && $(sha256sum <"$tmp") == "$(sha256sum <"$path")" ]]; then
     rm -f "$tmp"
     [[ $(stat -c %a "$path") == "${mode#0}" ]] || chmod "$mode" "$path"
     [[ -z $owner ]] || chown "$owner" "$path"

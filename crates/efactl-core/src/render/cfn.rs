@@ -32,9 +32,10 @@ pub const MPI_SECRET_ID: &str = "MpiSshKeySecret";
 /// Tag that marks the MPI SSH key secret, so that readers of the template know it.
 pub const PURPOSE_TAG: &str = "efactl:purpose";
 pub const MPI_SECRET_PURPOSE: &str = "mpi-ssh-key";
-/// Fields of the secret's JSON value: what `efactl keys create` writes and nodes read.
-pub const PRIVATE_KEY_FIELD: &str = "private_key";
-pub const PUBLIC_KEY_FIELD: &str = "public_key";
+/// Fields of the secret's JSON value (base64 of the OpenSSH key files): what `efactl keys
+/// create` writes, the node bootstrap reads and AWS Batch injects into the job's container.
+pub const PRIVATE_KEY_FIELD: &str = "MPI_SSH_KEY_PRIVATE";
+pub const PUBLIC_KEY_FIELD: &str = "MPI_SSH_KEY_PUBLIC";
 
 /// The value the template gives a secret it creates. It holds no key: `efactl keys create`
 /// replaces it. CloudFormation writes `SecretString` only when it creates the secret or when the
@@ -75,13 +76,32 @@ pub const LINT_LAGGING_TYPES: &[&str] = &[
     "p6e-gb200.36xlarge",
 ];
 
-/// The allow-list. E3628 only, and only for types whose availability cfn-lint's per-region
-/// list has not caught up with; every other cfn-lint error or warning fails the test.
-pub const LINT_ALLOWED: &[LintAllowance] = &[LintAllowance {
-    rule: "E3628",
-    only_for: LINT_LAGGING_TYPES,
-    reason: "cfn-lint's per-region instance-type enum lags EC2: it reports these types as unavailable in regions where they are sold (capacity blocks and reservations for them are); EC2 itself is the judge at launch",
-}];
+/// The allow-list, run with `--regions` set to the cluster's region. Everything else cfn-lint
+/// reports fails the test.
+pub const LINT_ALLOWED: &[LintAllowance] = &[
+    LintAllowance {
+        rule: "W3010",
+        only_for: &[],
+        reason: "availability zones are pinned on purpose: the spec names the zone because EFA traffic cannot leave it, and the capacity reservations, capacity blocks and FSx file systems of a cluster are zonal; a portable `!GetAZs` pick could land the nodes away from their capacity and storage",
+    },
+    LintAllowance {
+        rule: "E3628",
+        only_for: LINT_LAGGING_TYPES,
+        reason: "cfn-lint's per-region instance-type enum lags EC2: it reports these types as unavailable in regions where they are sold (capacity blocks and reservations for them are); EC2 itself is the judge at launch. Only these types, only this check",
+    },
+];
+
+impl LintAllowance {
+    /// Does this allowance cover a cfn-lint finding?
+    pub fn covers(&self, rule: &str, message: &str) -> bool {
+        rule == self.rule
+            && (self.only_for.is_empty()
+                || self
+                    .only_for
+                    .iter()
+                    .any(|t| message.starts_with(&format!("'{t}'"))))
+    }
+}
 
 /// `efa-sg` -> `EfaSg`; `ecr.dkr` -> `EcrDkr`. CloudFormation logical ids are ASCII letters and
 /// digits only: every other character separates words, and each word starts upper-case. A
@@ -243,19 +263,20 @@ fn sub(s: &str) -> Value {
 }
 
 /// Security-group and rule descriptions allow only `a-zA-Z0-9`, spaces and `._-:/()#,@[]+=&;{}!$*`
-/// (EC2 API); backticks are dropped and anything else becomes a space. At most 255 characters.
+/// (EC2 API): backticks and apostrophes are dropped, anything else becomes a space, and runs of
+/// spaces become one. At most 255 characters.
 fn sg_text(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .filter(|c| *c != '`')
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c) {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
+    let mut out = String::new();
+    for c in s.chars().filter(|c| *c != '`' && *c != '\'') {
+        let c = if c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c) {
+            c
+        } else {
+            ' '
+        };
+        if !(c == ' ' && out.ends_with(' ')) {
+            out.push(c);
+        }
+    }
     out.truncate(255);
     out.trim_end().to_string()
 }
@@ -320,6 +341,8 @@ struct Builder<'a> {
     profile_id: HashMap<String, String>,
     /// ParallelCluster: role key -> the managed policy that carries its statements.
     policy_id: HashMap<String, String>,
+    /// Groups used but not created: (model key, how the template names them).
+    existing_sgs: Vec<(String, String)>,
     fs_id: HashMap<String, String>,
     /// Node group name -> (launch template, Auto Scaling group, image parameter).
     ng_id: HashMap<String, (String, String, String)>,
@@ -353,6 +376,7 @@ impl<'a> Builder<'a> {
             role_id: HashMap::new(),
             profile_id: HashMap::new(),
             policy_id: HashMap::new(),
+            existing_sgs: Vec::new(),
             fs_id: HashMap::new(),
             ng_id: HashMap::new(),
             igw: None,
@@ -662,12 +686,108 @@ impl<'a> Builder<'a> {
                     "Description": format!("The default security group of VPC {}: the spec leaves some of its resources in it.", self.c.vpc.id.as_deref().unwrap_or(""))
                 }),
             );
+            self.note_existing(key, "DefaultSecurityGroupId");
             return r("DefaultSecurityGroupId");
         }
-        Value::String(
-            sg.and_then(|s| s.id.clone())
-                .unwrap_or_else(|| key.to_string()),
-        )
+        let id = sg
+            .and_then(|s| s.id.clone())
+            .unwrap_or_else(|| key.to_string());
+        if sg.is_some() {
+            self.note_existing(key, &id);
+        }
+        Value::String(id)
+    }
+
+    /// Remembers a security group the template uses but does not create, so that its rules as
+    /// the spec describes them go into `Metadata.efactl.existingSecurityGroups`.
+    fn note_existing(&mut self, model_key: &str, template_key: &str) {
+        if !self.existing_sgs.iter().any(|(k, _)| k == model_key) {
+            self.existing_sgs
+                .push((model_key.to_string(), template_key.to_string()));
+        }
+    }
+
+    /// The existing groups' rules in CloudFormation's rule syntax, peers by plain name: the
+    /// template key of an existing group, the logical id of a created one. CloudFormation does
+    /// not read this; efactl's template reader does, so that a template checks as its spec.
+    fn existing_groups_metadata(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (key, tkey) in &self.existing_sgs {
+            let Some(sg) = self.c.security_group(key) else {
+                continue;
+            };
+            let peer_name = |k: &str| -> String {
+                if let Some(id) = self.sg_id.get(k) {
+                    return id.clone();
+                }
+                match self.existing_sgs.iter().find(|(m, _)| m == k) {
+                    Some((_, t)) => t.clone(),
+                    None => self
+                        .c
+                        .security_group(k)
+                        .and_then(|s| s.id.clone())
+                        .unwrap_or_else(|| k.to_string()),
+                }
+            };
+            let rules = |list: &[SgRule], ingress: bool| -> Vec<Value> {
+                list.iter()
+                    .map(|rule| {
+                        let mut m = Map::new();
+                        protocol_props(rule, &mut m);
+                        match &rule.peer {
+                            Peer::Group(k) => {
+                                let name = if *k == sg.key {
+                                    tkey.clone()
+                                } else {
+                                    peer_name(k)
+                                };
+                                m.insert(
+                                    if ingress {
+                                        "SourceSecurityGroupId"
+                                    } else {
+                                        "DestinationSecurityGroupId"
+                                    }
+                                    .into(),
+                                    Value::String(name),
+                                );
+                            }
+                            Peer::Cidr(c) => {
+                                m.insert(
+                                    if c.addr.is_ipv4() {
+                                        "CidrIp"
+                                    } else {
+                                        "CidrIpv6"
+                                    }
+                                    .into(),
+                                    Value::String(c.to_string()),
+                                );
+                            }
+                            Peer::PrefixList(p) => {
+                                m.insert(
+                                    if ingress {
+                                        "SourcePrefixListId"
+                                    } else {
+                                        "DestinationPrefixListId"
+                                    }
+                                    .into(),
+                                    Value::String(p.clone()),
+                                );
+                            }
+                        }
+                        Value::Object(m)
+                    })
+                    .collect()
+            };
+            out.insert(
+                tkey.clone(),
+                json!({
+                    "GroupName": sg.name,
+                    "SecurityGroupIngress": rules(&sg.ingress, true),
+                    "SecurityGroupEgress": rules(&sg.egress, false),
+                }),
+            );
+        }
+        out
     }
 
     fn sg_values(&mut self, keys: &[String]) -> Vec<Value> {
@@ -1018,7 +1138,7 @@ impl<'a> Builder<'a> {
                     json!([{
                         "IpProtocol": "-1",
                         "CidrIp": "127.0.0.1/32",
-                        "Description": "Replaces the default egress to 0.0.0.0/0 (the spec lists this group egress rules): only the separate egress rules apply"
+                        "Description": "Removes the default egress to 0.0.0.0/0: the separate egress rules of this group are its only ones"
                     }]),
                 );
             }
@@ -1125,12 +1245,12 @@ impl<'a> Builder<'a> {
                 format!("prefix list {p}"),
             ),
         };
-        let (proto, ports_word): (Value, String) = match &rule.protocol {
-            Protocol::All => (json!("-1"), String::new()),
-            Protocol::Tcp => ("tcp".into(), "Tcp".into()),
-            Protocol::Udp => ("udp".into(), "Udp".into()),
-            Protocol::Icmp => ("icmp".into(), "Icmp".into()),
-            Protocol::Other(n) => (json!(n.to_string()), format!("Proto{n}")),
+        let ports_word = match &rule.protocol {
+            Protocol::All => String::new(),
+            Protocol::Tcp => "Tcp".into(),
+            Protocol::Udp => "Udp".into(),
+            Protocol::Icmp => "Icmp".into(),
+            Protocol::Other(n) => format!("Proto{n}"),
         };
         let ports_word = match (&rule.protocol, rule.ports) {
             (Protocol::Tcp | Protocol::Udp, Some(p)) if p.from == p.to => {
@@ -1145,7 +1265,7 @@ impl<'a> Builder<'a> {
             .ids
             .claim(&format!("{group_id}{dir}{peer_word}{ports_word}"));
         let traffic = crate::rules::traffic_label(&rule.protocol, rule.ports);
-        let purpose = rule_purpose(rule, &rule.peer == &Peer::Group(sg.key.clone()));
+        let purpose = rule_purpose(rule, rule.peer == Peer::Group(sg.key.clone()));
         let mut traffic = traffic;
         if let Some(first) = traffic.get_mut(0..1) {
             first.make_ascii_uppercase();
@@ -1156,22 +1276,7 @@ impl<'a> Builder<'a> {
         ));
         let mut props = Map::new();
         props.insert("GroupId".into(), r(group_id));
-        props.insert("IpProtocol".into(), proto);
-        match (&rule.protocol, rule.ports) {
-            (Protocol::Tcp | Protocol::Udp, Some(p)) => {
-                props.insert("FromPort".into(), json!(p.from));
-                props.insert("ToPort".into(), json!(p.to));
-            }
-            (Protocol::Tcp | Protocol::Udp, None) => {
-                props.insert("FromPort".into(), json!(0));
-                props.insert("ToPort".into(), json!(65535));
-            }
-            (Protocol::Icmp, _) => {
-                props.insert("FromPort".into(), json!(-1));
-                props.insert("ToPort".into(), json!(-1));
-            }
-            _ => {}
-        }
+        protocol_props(rule, &mut props);
         props.insert(peer_key.into(), peer_value);
         props.insert("Description".into(), Value::String(description));
         self.put(
@@ -1200,8 +1305,7 @@ impl<'a> Builder<'a> {
                 "ServiceName".into(),
                 sub(&format!("com.amazonaws.${{AWS::Region}}.{}", e.service)),
             );
-            let why;
-            match e.kind {
+            let why = match e.kind {
                 EndpointType::Interface => {
                     props.insert("VpcEndpointType".into(), json!("Interface"));
                     // One network interface per zone: EC2 refuses two subnets of one zone.
@@ -1221,20 +1325,19 @@ impl<'a> Builder<'a> {
                     let sgs = self.sg_values(&e.security_groups);
                     props.insert("SecurityGroupIds".into(), Value::Array(sgs));
                     props.insert("PrivateDnsEnabled".into(), Value::Bool(e.private_dns));
-                    why = format!(
+                    format!(
                         "Interface endpoint for {}: nodes in subnet{} {} have no route to the internet and reach {} here{}.",
                         e.service,
                         if e.subnets.len() == 1 { "" } else { "s" },
                         crate::rules::and_list(&e.subnets),
                         e.service,
                         if e.private_dns { " under its usual name (private DNS)" } else { "" }
-                    );
+                    )
                 }
                 EndpointType::Gateway => {
                     props.insert("VpcEndpointType".into(), json!("Gateway"));
                     let rts: Vec<Value> = e
                         .route_tables
-                        .clone()
                         .iter()
                         .map(|k| self.route_table_value(k))
                         .collect();
@@ -1245,7 +1348,7 @@ impl<'a> Builder<'a> {
                         .filter(|s| e.route_tables.contains(&s.route_table))
                         .map(|s| s.key.as_str())
                         .collect();
-                    why = format!(
+                    format!(
                         "Gateway endpoint for {}: a route to {} on the route table{} of subnet{} {}, which {} no internet.",
                         e.service,
                         e.service,
@@ -1253,9 +1356,9 @@ impl<'a> Builder<'a> {
                         if subnets.len() == 1 { "" } else { "s" },
                         crate::rules::and_list(&subnets),
                         if subnets.len() == 1 { "has" } else { "have" }
-                    );
+                    )
                 }
-            }
+            };
             props.insert("Tags".into(), self.tags(&format!("{}-endpoint", e.service)));
             self.put(
                 &id,
@@ -1331,8 +1434,10 @@ impl<'a> Builder<'a> {
                 "Description".into(),
                 Value::String(if mpi {
                     format!(
-                        "MPI SSH key pair of cluster {}: mpirun logs in to the other nodes with it. Created with a placeholder that holds no key; `efactl keys create --secret {}` stores the key pair. Only the node role may read it.",
-                        c.name, s.name
+                        "MPI SSH key pair of cluster {}: mpirun logs in to the other nodes with it. Created with a placeholder that holds no key; `efactl keys create --secret {}` stores the key pair. Read by {}, and by nothing else this template creates.",
+                        c.name,
+                        s.name,
+                        readers_words(c)
                     )
                 } else {
                     format!("Secret `{}` of cluster {}.", s.name, c.name)
@@ -1918,12 +2023,8 @@ impl<'a> Builder<'a> {
             json!({ "HttpEndpoint": "enabled", "HttpTokens": "required", "HttpPutResponseHopLimit": hops }),
         );
         let script = super::bootstrap::script(c, self.catalog, ng);
-        let user_data = if c.target == Target::Batch {
-            mime_wrap(&script)
-        } else {
-            script
-        };
-        data.insert("UserData".into(), json!({ "Fn::Base64": user_data }));
+        let (user_data, compressed) = user_data(&script, c.target == Target::Batch);
+        data.insert("UserData".into(), user_data);
         let tags = self.tags(&ng.name);
         data.insert(
             "TagSpecifications".into(),
@@ -1964,9 +2065,14 @@ impl<'a> Builder<'a> {
             json!({
                 "LaunchTemplateName": truncate(name, 128),
                 "VersionDescription": truncate(format!(
-                    "Node group {} ({}): {layout}; {launched_by}; IMDSv2 only.",
+                    "Node group {} ({}): {layout}; {launched_by}; IMDSv2 only.{}",
                     ng.name,
-                    ng.instance_type()
+                    ng.instance_type(),
+                    if compressed {
+                        " User data gzip-compressed: the bootstrap is over EC2's 16 KB limit; cloud-init decompresses it."
+                    } else {
+                        ""
+                    }
                 ), 255),
                 "LaunchTemplateData": Value::Object(data),
                 "TagSpecifications": [{ "ResourceType": "launch-template", "Tags": self.tags(&ng.name) }],
@@ -2089,18 +2195,18 @@ impl<'a> Builder<'a> {
                 1024,
             )),
         );
-        t.insert(
-            "Metadata".into(),
-            json!({
-                "efactl": {
-                    "version": crate::VERSION,
-                    "cluster": c.name,
-                    "region": c.region,
-                    "target": c.target.name(),
-                    "scheduler": c.scheduler.name(),
-                }
-            }),
-        );
+        let mut meta = json!({
+            "version": crate::VERSION,
+            "cluster": c.name,
+            "region": c.region,
+            "target": c.target.name(),
+            "scheduler": c.scheduler.name(),
+        });
+        let existing = self.existing_groups_metadata();
+        if !existing.is_empty() {
+            meta["existingSecurityGroups"] = Value::Object(existing);
+        }
+        t.insert("Metadata".into(), json!({ "efactl": meta }));
         if !self.params.is_empty() {
             t.insert("Parameters".into(), Value::Object(self.params));
         }
@@ -2109,6 +2215,52 @@ impl<'a> Builder<'a> {
             t.insert("Outputs".into(), Value::Object(self.outs));
         }
         Value::Object(t)
+    }
+}
+
+/// `IpProtocol` and, where the protocol has them, `FromPort` / `ToPort` of a rule.
+fn protocol_props(rule: &SgRule, props: &mut Map<String, Value>) {
+    let proto = match &rule.protocol {
+        Protocol::All => json!("-1"),
+        Protocol::Tcp => json!("tcp"),
+        Protocol::Udp => json!("udp"),
+        Protocol::Icmp => json!("icmp"),
+        Protocol::Other(n) => json!(n.to_string()),
+    };
+    props.insert("IpProtocol".into(), proto);
+    match (&rule.protocol, rule.ports) {
+        (Protocol::Tcp | Protocol::Udp, Some(p)) => {
+            props.insert("FromPort".into(), json!(p.from));
+            props.insert("ToPort".into(), json!(p.to));
+        }
+        (Protocol::Tcp | Protocol::Udp, None) => {
+            props.insert("FromPort".into(), json!(0));
+            props.insert("ToPort".into(), json!(65535));
+        }
+        (Protocol::Icmp, _) => {
+            props.insert("FromPort".into(), json!(-1));
+            props.insert("ToPort".into(), json!(-1));
+        }
+        _ => {}
+    }
+}
+
+/// `role `a``, `roles `a` and `b``: who reads the MPI key.
+fn readers_words(c: &Cluster) -> String {
+    let names: Vec<String> = c
+        .mpi
+        .iter()
+        .flat_map(|m| &m.readers)
+        .map(|k| {
+            c.role(k)
+                .map(|r| r.name.clone())
+                .unwrap_or_else(|| k.clone())
+        })
+        .collect();
+    match names.len() {
+        0 => "no role yet".into(),
+        1 => format!("role {}", crate::rules::and_list(&names)),
+        _ => format!("roles {}", crate::rules::and_list(&names)),
     }
 }
 
@@ -2127,6 +2279,129 @@ fn rule_purpose(rule: &SgRule, is_self: bool) -> &'static str {
         ": SSH"
     } else {
         ""
+    }
+}
+
+/// EC2 takes at most 16 KB of user data, counted before base64.
+pub const USER_DATA_LIMIT: usize = 16 * 1024;
+
+/// A launch template's `UserData` for the bootstrap script, and whether it had to be
+/// compressed. The script as it is, when it fits EC2's limit (readable in the template); else
+/// gzip-compressed, which cloud-init decompresses: the whole user data (written as base64,
+/// since CloudFormation's `Fn::Base64` takes text only), or for AWS Batch, which needs MIME
+/// multi-part user data to merge its own part in, one `application/x-gzip` part.
+fn user_data(script: &str, batch: bool) -> (Value, bool) {
+    let plain = if batch {
+        mime_wrap(script)
+    } else {
+        script.to_string()
+    };
+    if plain.len() <= USER_DATA_LIMIT {
+        return (json!({ "Fn::Base64": plain }), false);
+    }
+    let packed = base64(&gzip(script.as_bytes()));
+    if batch {
+        let mut lines = String::new();
+        for chunk in packed.as_bytes().chunks(76) {
+            lines.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+            lines.push('\n');
+        }
+        (
+            json!({ "Fn::Base64": format!(
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"==EFACTL==\"\n\n--==EFACTL==\nContent-Type: application/x-gzip\nContent-Transfer-Encoding: base64\n\n{lines}--==EFACTL==--\n"
+            ) }),
+            true,
+        )
+    } else {
+        (Value::String(packed), true)
+    }
+}
+
+/// gzip with no file name and time 0, so that the same script gives the same bytes.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn unbase64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
+        let v = B64.iter().position(|x| *x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The bootstrap script a launch template's `UserData` carries, in any of the forms
+/// [`user_data`] writes (plain, gzip, MIME with either), and the user data's size before
+/// base64, which EC2 limits to [`USER_DATA_LIMIT`].
+pub fn user_data_script(v: &Value) -> Option<(String, usize)> {
+    use std::io::Read;
+    let gunzip = |b: &[u8]| -> Option<String> {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(b)
+            .read_to_string(&mut s)
+            .ok()?;
+        Some(s)
+    };
+    let (raw, size) = match v {
+        Value::String(packed) => {
+            let bytes = unbase64(packed)?;
+            (gunzip(&bytes)?, bytes.len())
+        }
+        _ => {
+            let text = v.get("Fn::Base64")?.as_str()?;
+            (text.to_string(), text.len())
+        }
+    };
+    if !raw.starts_with("MIME-Version:") {
+        return Some((raw, size));
+    }
+    let (_, part) = raw.split_once("\n--==EFACTL==\n")?;
+    let (headers, body) = part.split_once("\n\n")?;
+    let body = body.strip_suffix("--==EFACTL==--\n")?;
+    if headers.contains("application/x-gzip") {
+        Some((gunzip(&unbase64(body)?)?, size))
+    } else {
+        Some((body.to_string(), size))
     }
 }
 
@@ -2179,7 +2454,10 @@ mod tests {
 
     #[test]
     fn security_group_text_keeps_only_what_ec2_allows() {
-        assert_eq!(sg_text("a `b` 'c' é <d>"), "a b  c     d");
+        assert_eq!(
+            sg_text("a `b` 'c' é <d>, the nodes' groups"),
+            "a b c d , the nodes groups"
+        );
     }
 
     #[test]
@@ -2189,6 +2467,30 @@ mod tests {
         assert_eq!(v[PRIVATE_KEY_FIELD], "");
         assert_eq!(v[PUBLIC_KEY_FIELD], "");
         assert!(!p.contains(crate::VERSION) || crate::VERSION.is_empty());
+    }
+
+    #[test]
+    fn base64_round_trips_and_big_scripts_are_compressed() {
+        for s in ["", "a", "ab", "abc", "abcd", "hello world\n"] {
+            assert_eq!(unbase64(&base64(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        let small = "#!/bin/bash\necho hi\n";
+        let big: String = std::iter::once("#!/bin/bash\n".to_string())
+            .chain((0..3000).map(|i| format!("echo line {i}\n")))
+            .collect();
+        for batch in [false, true] {
+            let (v, packed) = user_data(small, batch);
+            assert!(!packed);
+            assert_eq!(user_data_script(&v).unwrap().0, small);
+            let (v, packed) = user_data(&big, batch);
+            assert!(packed, "{} bytes", big.len());
+            let (back, size) = user_data_script(&v).unwrap();
+            assert_eq!(back, big);
+            assert!(size <= USER_DATA_LIMIT, "{size}");
+            assert_eq!(user_data(&big, batch).0, v, "deterministic");
+        }
     }
 
     #[test]

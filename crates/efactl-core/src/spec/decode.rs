@@ -1659,6 +1659,38 @@ mod tests {
     }
 
     #[test]
+    fn efa_installer_needs_version_and_checksum_together() {
+        let spec = |extra: &str| {
+            format!("apiVersion: efactl.dev/v1alpha1\nname: c\nregion: us-east-1\nnodeGroups:\n  - {{ name: g, instanceType: c5n.18xlarge }}\nefaInstaller:\n{extra}")
+        };
+        let ok = parse_spec(
+            "c.yaml",
+            &spec("  version: 1.41.0\n  sha256: 3506354CDFBE31FF552FE75F5D0D9BB7EFD29CF79BD99457347D29C751C38F9F\n  s3Uri: s3://b/efa.tar.gz\n"),
+        );
+        assert!(ok.findings.is_empty(), "{:?}", ok.findings);
+        let e = ok.spec.unwrap().efa_installer.unwrap();
+        assert_eq!(e.version.as_deref(), Some("1.41.0"));
+        assert!(e.sha256.unwrap().starts_with("3506354cdfbe"), "lowercased");
+        assert_eq!(e.s3_uri.as_deref(), Some("s3://b/efa.tar.gz"));
+
+        for (extra, path) in [
+            ("  version: 1.41.0\n", "efaInstaller.sha256"),
+            ("  sha256: 3506354cdfbe31ff552fe75f5d0d9bb7efd29cf79bd99457347d29c751c38f9f\n", "efaInstaller.version"),
+            ("  version: 1.41.0\n  sha256: abc\n", "efaInstaller.sha256"),
+            ("  version: 1.41; rm\n  sha256: 3506354cdfbe31ff552fe75f5d0d9bb7efd29cf79bd99457347d29c751c38f9f\n", "efaInstaller.version"),
+            ("  s3Uri: https://x/y\n", "efaInstaller.s3Uri"),
+            ("  s3Uri: s3://bucket-only\n", "efaInstaller.s3Uri"),
+        ] {
+            let r = parse_spec("c.yaml", &spec(extra));
+            assert!(
+                r.findings.iter().any(|f| f.subject.path.as_deref() == Some(path)),
+                "{extra}: {:?}",
+                r.findings
+            );
+        }
+    }
+
+    #[test]
     fn regions_and_zones() {
         assert!(valid_region("us-east-1"));
         assert!(valid_region("us-gov-west-1"));

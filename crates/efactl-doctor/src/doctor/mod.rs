@@ -104,6 +104,9 @@ pub struct Config {
     pub instance_type: Option<String>,
     pub use_imds: bool,
     pub env: Vec<(String, String)>,
+    /// Every rank runs on this one host (`--local`): links are loopback and ranks share the
+    /// CPUs, so relative performance outliers say nothing about a network and are not judged.
+    pub local: bool,
 }
 
 impl Config {
@@ -128,6 +131,7 @@ impl Config {
             instance_type: None,
             use_imds: true,
             env: Vec::new(),
+            local: false,
         }
     }
 }
@@ -228,7 +232,12 @@ pub fn run_with(cfg: Config, listener: Option<TcpListener>) -> Result<Option<Rep
         let addr = cfg.identity.coordinator.clone();
         let listener = match listener {
             Some(l) => l,
-            None => TcpListener::bind(&addr)
+            None => addr
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| std::io::Error::other("not an address"))
+                .and_then(data::listen)
                 .map_err(|e| DoctorError::Setup(format!("rank 0 cannot listen on {addr}: {e}")))?,
         };
         let bound = listener
@@ -361,7 +370,17 @@ fn work(cfg: &Config, target: &str, hello: Hello, dp: data::DataPlane) -> Result
             } => {
                 stage = "connectivity";
                 let mut targets = Vec::new();
-                for p in peers.iter().filter(|p| p.rank != me) {
+                // Start with the next rank and wrap around, so that at any moment the ranks
+                // probe different listeners instead of all hitting rank 0 first.
+                let n = peers.len().max(1);
+                let start = peers.iter().position(|p| p.rank == me).map_or(0, |i| i + 1);
+                for p in peers
+                    .iter()
+                    .cycle()
+                    .skip(start)
+                    .take(n)
+                    .filter(|p| p.rank != me)
+                {
                     targets.push(probe::Target {
                         rank: p.rank,
                         addr: p.addr,

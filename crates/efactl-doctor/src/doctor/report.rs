@@ -41,6 +41,8 @@ pub struct Report {
     pub total_seconds: f64,
     pub findings: Vec<Finding>,
     pub problems: Vec<String>,
+    /// All ranks on one host (`--local`).
+    pub local: bool,
     #[serde(skip)]
     instance_type: Option<String>,
     #[serde(skip)]
@@ -72,6 +74,7 @@ impl Report {
             findings: Vec::new(),
             problems: Vec::new(),
             instance_type: cfg.instance_type.clone(),
+            local: cfg.local,
             local_addrs: Vec::new(),
         }
     }
@@ -132,7 +135,14 @@ impl Report {
         }
         self.node_findings(catalog);
         self.connectivity_findings();
-        self.perf_findings(catalog);
+        self.test_failures();
+        if self.local {
+            self.problems.push(
+                "performance outliers are not judged on a --local run: every rank shares this host's CPUs and loopback".into(),
+            );
+        } else {
+            self.perf_findings(catalog);
+        }
         self.allreduce_findings();
         sort_findings(&mut self.findings);
         let worst = self.findings.iter().map(|f| f.severity).max();
@@ -476,6 +486,12 @@ impl Report {
                 );
             }
         }
+    }
+
+    /// Latency and bandwidth tests that could not run are connection problems, judged on
+    /// every kind of run.
+    fn test_failures(&mut self) {
+        use efactl_core::rules::doctor as d;
         for l in self.latency.clone().iter().filter(|l| l.error.is_some()) {
             let (wa, wb) = (self.host(l.from), self.host(l.to));
             self.add(
@@ -523,6 +539,9 @@ impl Report {
                     Some("data corruption on the path: a faulty NIC or memory; rerun and compare ranks".into()),
                 );
             }
+        }
+        if self.local {
+            return;
         }
         // Stragglers: the largest size, per-rank time against the median.
         let last: Vec<(usize, f64)> = self

@@ -327,7 +327,8 @@ fn nccl_body(b: &str, warn: bool) -> Event<'_> {
             _ => Event::NcclLike,
         };
     }
-    if b.contains("GPU Direct RDMA") {
+    if b.starts_with("NET/") && b.contains("GPU Direct RDMA") {
+        // `NET/IB : GPU Direct RDMA Enabled for HCA 0 'rdmap16s27'` (NET subsystem).
         if b.contains("Enabled for") {
             return Event::GdrOn;
         }
@@ -335,7 +336,7 @@ fn nccl_body(b: &str, warn: bool) -> Event<'_> {
             return Event::GdrOff(GdrOff::HcaDisabled);
         }
     }
-    if b.ends_with("Init COMPLETE") || b.contains(" Init COMPLETE") {
+    if b.ends_with("Init COMPLETE") {
         return Event::InitComplete;
     }
     if let Some(rest) = b.strip_prefix("NET/Socket : Using ") {
@@ -347,19 +348,31 @@ fn nccl_body(b: &str, warn: bool) -> Event<'_> {
     {
         return Event::BootstrapIface(iface(rest));
     }
-    if let Some(ev) = env_echo(b) {
-        return ev;
-    }
-    if let Some(ev) = failure(b, warn) {
-        return ev;
+    // Only a line that starts with a variable name can be an echo; checking the first byte
+    // keeps the scan for ` set by environment to ` off the common line.
+    if b.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
+        if let Some(ev) = env_echo(b) {
+            return ev;
+        }
     }
     // NCCL tries its internal IB transport after the plugin; only a failure of the OFI
     // plugin, or of every plugin, is the plugin's failure.
-    if b.starts_with("Failed to initialize any NET plugin")
-        || (b.starts_with("Failed to initialize NET plugin")
-            && (b.contains("Libfabric") || b.contains("OFI") || b.contains("AWS")))
-    {
-        return Event::InitFailed(InitFailure::NetPluginInitFailed);
+    if b.starts_with("Failed to initialize") {
+        if b.starts_with("Failed to initialize any NET plugin")
+            || (b.starts_with("Failed to initialize NET plugin")
+                && (b.contains("Libfabric") || b.contains("OFI") || b.contains("AWS")))
+        {
+            return Event::InitFailed(InitFailure::NetPluginInitFailed);
+        }
+        return Event::NcclLike;
+    }
+    // Failures are printed at WARN; at INFO only NCCL's connect retries say something went
+    // wrong. Keeping the full failure scan to WARN lines is what makes INFO lines (nearly
+    // all of a log) cheap.
+    if warn || b.contains("retrying") {
+        if let Some(ev) = failure(b, warn) {
+            return ev;
+        }
     }
     Event::NcclLike
 }
@@ -834,7 +847,44 @@ fn watchdog(b: &str) -> Option<Event<'_>> {
 }
 
 /// Lines without an NCCL header: torch.distributed, tracebacks, libfabric, env dumps.
+/// Words at least one of which is in every non-NCCL line [`other_line`] recognises: a cheap
+/// gate that lets the common line of a training log (loss, throughput, progress bars) through
+/// with a few short scans instead of the full set.
+const GATE: &[&str] = &[
+    "CCL",
+    "ccl",
+    "uda",
+    "UDA",
+    "rror",
+    "ail",
+    "atchdog",
+    "NET",
+    "network",
+    "fabric",
+    "=",
+    "imed out",
+    "efused",
+    "each",
+    "espons",
+    "losed",
+    "eset",
+    "ECC",
+    "ecurity",
+    "queue",
+    "vector",
+    "Rank",
+    "socket",
+    "onnect",
+    "BLAS",
+    "comm 0x",
+    "Bootstrap",
+    "COMPLETE",
+];
+
 fn other_line(b: &str) -> Event<'_> {
+    if !GATE.iter().any(|g| b.contains(g)) {
+        return Event::Other;
+    }
     if let Some(ev) = watchdog(b) {
         return ev;
     }
@@ -844,7 +894,8 @@ fn other_line(b: &str) -> Event<'_> {
     }
     let t = b.trim_start();
     if NCCL_BODIES.iter().any(|p| t.starts_with(p)) {
-        return nccl_body(t, false);
+        // Without NCCL's header the level is unknown: scan it as a WARN line.
+        return nccl_body(t, true);
     }
     let ours = b.contains("NCCL")
         || b.contains("nccl")
@@ -1398,6 +1449,31 @@ mod tests {
         assert_eq!(
             ev(&info("Bootstrap : Using docker0:172.17.0.1<0>")),
             Event::BootstrapIface("docker0")
+        );
+    }
+
+    #[test]
+    fn prefixless_bodies_pass_the_gate() {
+        assert_eq!(ev("Using network Socket"), Event::Network(Net::Socket));
+        assert_eq!(
+            ev("Initialized NET plugin Socket"),
+            Event::NetInitialized(Net::Socket)
+        );
+        assert_eq!(
+            ev("NET/OFI No eligible providers were found"),
+            Event::InitFailed(InitFailure::NoEligibleProviders)
+        );
+        assert_eq!(
+            ev("comm 0x1 rank 0 nRanks 2 nNodes 2 localRanks 1 localRank 0 MNNVL 0"),
+            Event::Comm {
+                rank: 0,
+                nranks: 2,
+                nnodes: Some(2)
+            }
+        );
+        assert_eq!(
+            ev("epoch 3 step 1200 loss 0.4312 lr 3.0e-4 tok/s 51234"),
+            Event::Other
         );
     }
 

@@ -2,7 +2,7 @@ use crate::output::{print, ColorChoice, Format};
 use efactl_doctor::doctor::{self, launch, Config, Stages};
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -216,7 +216,10 @@ fn run_local(args: &Args, stages: Stages, n: usize, color: ColorChoice) -> anyho
     if n == 0 || n > 1024 {
         anyhow::bail!("--local takes 1 to 1024 ranks");
     }
-    let listener = TcpListener::bind(("127.0.0.1", args.port.unwrap_or(0)))?;
+    let listener = efactl_doctor::doctor::data::listen(std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        args.port.unwrap_or(0),
+    )))?;
     let port = listener.local_addr()?.port();
     let exe = std::env::current_exe()?;
     let mut pids = String::new();
@@ -261,6 +264,7 @@ fn run_local(args: &Args, stages: Stages, n: usize, color: ColorChoice) -> anyho
     };
     let mut a = config(args, stages, identity, &env);
     a.bind = "127.0.0.1".parse()?;
+    a.local = true;
     let result = doctor::run_with(a, Some(listener));
     // Children end once told "done"; a stuck one is killed after a grace period.
     let grace = Instant::now() + Duration::from_secs(10);

@@ -22,7 +22,8 @@ a bad node, or an `NCCL_PROTO` / `NCCL_ALGO` override.
 
 ## Example
 ```text
-# Running on p5.48xlarge
+ip-10-0-1-17:4242:4242 [0] NCCL INFO NET/OFI Running on p5.48xlarge platform, topology file /opt/amazon/ofi-nccl/share/aws-ofi-nccl/xml/p5.48xl-topo.xml
+#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong
   1073741824     268435456     float     sum      -1   54321.0   19.77   37.06      0   54290.1   19.78   37.08      0
 ```
 

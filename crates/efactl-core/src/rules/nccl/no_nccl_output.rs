@@ -2,7 +2,7 @@ use crate::rules::prelude::*;
 
 pub static RULE: Rule = Rule {
     id: "NCCL014",
-    name: "no-nccl-output",
+    name: "nccl-output-missing",
     severity: Severity::Error,
     category: Category::Input,
     title: "Nothing NCCL-like was found in the input",
