@@ -441,3 +441,57 @@ fn human_report_leads_with_the_verdict() {
     );
     assert!(t.contains("busbw (GB/s)"), "{t}");
 }
+
+#[test]
+fn ranks_end_when_the_coordinator_dies() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let coord = format!("127.0.0.1:{port}");
+    let spawn = |rank: &str| {
+        Command::new(env!("CARGO_BIN_EXE_efactl"))
+            .args([
+                "doctor",
+                "--rank",
+                rank,
+                "--size",
+                "2",
+                "--coordinator",
+                &coord,
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--stages",
+                "bandwidth",
+                "--duration",
+                "5",
+                "--format",
+                "json",
+            ])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut rank0 = spawn("0");
+    let rank1 = spawn("1");
+    // Let the rendezvous finish and the first bandwidth direction start, then kill rank 0.
+    std::thread::sleep(Duration::from_millis(2500));
+    rank0.kill().unwrap();
+    let _ = rank0.wait();
+    let start = Instant::now();
+    let o = rank1.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "rank 1 outlived its coordinator by {:?}",
+        start.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("lost the coordinator"), "{err}");
+}

@@ -107,6 +107,8 @@ pub struct Config {
     /// Every rank runs on this one host (`--local`): links are loopback and ranks share the
     /// CPUs, so relative performance outliers say nothing about a network and are not judged.
     pub local: bool,
+    /// Rank 0 prints one line per stage on stderr (when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Config {
@@ -132,6 +134,7 @@ impl Config {
             use_imds: true,
             env: Vec::new(),
             local: false,
+            progress: false,
         }
     }
 }
@@ -573,6 +576,7 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
         }
     }
     rep.rendezvous_seconds = started.elapsed().as_secs_f64();
+    progress(cfg, started, &format!("rendezvous: {arrived} of {n} ranks"));
     // Loopback addresses of ranks on rank 0's host are replaced by the address remote ranks
     // used to reach rank 0, so that everyone can reach everyone.
     let outward = members
@@ -628,6 +632,7 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
     });
 
     if cfg.stages.connectivity {
+        progress(cfg, started, "connectivity");
         let t = Instant::now();
         let msg = ToRank::Probe {
             ports: cfg.ports.clone(),
@@ -652,6 +657,7 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
 
     let rounds = pairing::sample(pairing::schedule(n), cfg.max_rounds);
     if cfg.stages.latency {
+        progress(cfg, started, &format!("latency: {} rounds", rounds.len()));
         let t = Instant::now();
         for round in &rounds {
             let replies = exchange(
@@ -674,6 +680,15 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
             .push(("latency".into(), t.elapsed().as_secs_f64()));
     }
     if cfg.stages.bandwidth {
+        progress(
+            cfg,
+            started,
+            &format!(
+                "bandwidth: {} rounds x 2 directions x {:.1} s",
+                rounds.len(),
+                cfg.bw_duration.as_secs_f64()
+            ),
+        );
         let t = Instant::now();
         for round in &rounds {
             // Lower to higher, then higher to lower: one direction at a time per link.
@@ -701,6 +716,11 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
             .push(("bandwidth".into(), t.elapsed().as_secs_f64()));
     }
     if cfg.stages.allreduce {
+        progress(
+            cfg,
+            started,
+            &format!("all-reduce: {} sizes", cfg.allreduce_sizes.len()),
+        );
         let t = Instant::now();
         let ring: Vec<usize> = members
             .iter()
@@ -739,6 +759,15 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
     rep.total_seconds = started.elapsed().as_secs_f64();
     rep.finish();
     rep
+}
+
+fn progress(cfg: &Config, started: Instant, what: &str) {
+    if cfg.progress {
+        eprintln!(
+            "efactl doctor [{:>6.1} s] {what}",
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 fn live(members: &mut [Option<Member>]) -> impl Iterator<Item = &mut Member> {

@@ -179,6 +179,7 @@ fn config(
     cfg.sysroot = args.sysroot.clone();
     cfg.instance_type = args.instance_type.clone();
     cfg.use_imds = args.instance_type.is_none();
+    cfg.progress = std::io::stderr().is_terminal();
     let mut e: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     e.sort();
     cfg.env = e;
