@@ -89,9 +89,10 @@ for n in 2 4; do
         --stages allreduce --sizes "$csv_sizes" --iters $iters --format json > "$work/d.json"
       wait
       # Open MPI across namespaces: an rsh agent that enters the namespace named by the host.
-      printf '#!/bin/sh\nh=$1; shift; exec ip netns exec %s-$h "$@"\n' $T > "$work/nsrsh"; chmod +x "$work/nsrsh"
+      # Open MPI hands the agent the remote command as one string, as it would to ssh.
+      printf '#!/bin/sh\nh=$1; shift; exec ip netns exec %s-$h sh -c "$*"\n' $T > "$work/nsrsh"; chmod +x "$work/nsrsh"
       hosts=$(seq -s, 1 $n | sed 's/[0-9]\+/h&/g')
-      mpirun --allow-run-as-root --oversubscribe -np $n --host "$hosts" --bind-to none \
+      ip netns exec $T-h1 mpirun --allow-run-as-root --oversubscribe -np $n --host "$hosts" --bind-to none \
         --mca plm_rsh_agent "$work/nsrsh" --mca btl tcp,self --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
         --mca mpi_yield_when_idle 1 "$work/mpi_allreduce" $iters $sizes > "$work/m.csv" 2>/dev/null || echo "mpirun across namespaces failed" >&2
     fi

@@ -1,6 +1,6 @@
 #![no_main]
 //! The NCCL log analyzer on arbitrary bytes (plain, or gzip when the input starts with its
-//! magic): no input may panic, hang or exhaust memory, and every report renders.
+//! magic): no input may panic, hang or exhaust memory, and every finding renders.
 
 use libfuzzer_sys::fuzz_target;
 
@@ -11,7 +11,6 @@ fuzz_target!(|data: &[u8]| {
     let a = efactl_doctor::logs::analyze("fuzz.log", data, opts);
     let _ = a.exit_code();
     let _ = efactl_core::report::json::findings_value(&a.findings);
-    let _ = efactl_core::report::sarif::render(&a.findings);
     let _ = efactl_core::report::human::render(
         &a.findings,
         None,

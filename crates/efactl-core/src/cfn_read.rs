@@ -615,7 +615,7 @@ impl<'t> Reader<'_, 't> {
     /// model as AWS creates it; a group from outside the template (an `sg-` id, a parameter)
     /// keeps its key but stays out of the model, since its rules cannot be seen: rules then
     /// judge the groups beside it.
-    fn group_key(&mut self, v: &V, _path: &str) -> Option<String> {
+    fn group_key(&mut self, v: &V) -> Option<String> {
         match v {
             V::Att(x, a) if a == "DefaultSecurityGroup" => {
                 self.ensure_default(&rpath(x));
@@ -652,12 +652,9 @@ impl<'t> Reader<'_, 't> {
         });
     }
 
-    fn group_keys(&mut self, v: Option<&Value>, path: &str) -> Vec<String> {
+    fn group_keys(&mut self, v: Option<&Value>) -> Vec<String> {
         let items = self.list(v);
-        items
-            .iter()
-            .filter_map(|x| self.group_key(x, path))
-            .collect()
+        items.iter().filter_map(|x| self.group_key(x)).collect()
     }
 
     /// One security-group rule (inline, or a separate resource's properties).
@@ -709,7 +706,7 @@ impl<'t> Reader<'_, 't> {
         } else if let Some(g) = ev(group_key) {
             let k = match &g {
                 V::Ref(x) | V::Att(x, _) if x == own => own.to_string(),
-                _ => self.group_key(&g, path)?,
+                _ => self.group_key(&g)?,
             };
             Peer::Group(k)
         } else if let Some(p) = ev(prefix_key) {
@@ -808,12 +805,7 @@ impl<'t> Reader<'_, 't> {
             if inline_in.is_some() {
                 self.alias(format!("{path}.ingress"), ppath(id, "SecurityGroupIngress"));
             }
-            let name = self
-                .prop(id, "GroupName")
-                .map(|v| self.doc.eval(v))
-                .and_then(|v| v.s().map(str::to_string))
-                .unwrap_or_else(|| id.to_string());
-            let _ = name;
+            // Named by logical id, so that findings name what the template's reader sees.
             self.sgs.push(SecurityGroup {
                 key: id.to_string(),
                 id: None,
@@ -832,7 +824,7 @@ impl<'t> Reader<'_, 't> {
                     continue;
                 };
                 let target = props.get("GroupId").map(|v| self.doc.eval(v));
-                let Some(group) = target.and_then(|t| self.group_key(&t, &rpath(id))) else {
+                let Some(group) = target.and_then(|t| self.group_key(&t)) else {
                     continue;
                 };
                 let Some(rule) = self.sg_rule(props, &group, ingress, &rpath(id)) else {
@@ -1028,7 +1020,7 @@ impl<'t> Reader<'_, 't> {
                 .collect();
             let mut security_groups = Vec::new();
             if kind == EndpointType::Interface {
-                security_groups = self.group_keys(self.prop(id, "SecurityGroupIds"), &path);
+                security_groups = self.group_keys(self.prop(id, "SecurityGroupIds"));
                 if security_groups.is_empty() {
                     // An interface endpoint without groups gets the VPC's default group.
                     self.ensure_default(&path);
@@ -1222,7 +1214,7 @@ impl<'t> Reader<'_, 't> {
                 .first()
                 .and_then(|v| self.subnet_key(v))
                 .unwrap_or_default();
-            let mut security_groups = self.group_keys(self.prop(id, "SecurityGroupIds"), &path);
+            let mut security_groups = self.group_keys(self.prop(id, "SecurityGroupIds"));
             if security_groups.is_empty() {
                 self.ensure_default(&path);
                 security_groups.push(crate::resolve::DEFAULT_SG.into());
@@ -1288,7 +1280,6 @@ impl<'t> Reader<'_, 't> {
             let lt_groups = self.group_keys(
                 data.get("SecurityGroupIds")
                     .or_else(|| data.get("SecurityGroups")),
-                &o,
             );
             let mut interfaces = Vec::new();
             let mut public_ip = false;
@@ -1319,7 +1310,7 @@ impl<'t> Reader<'_, 't> {
                     }
                     Some(None) => InterfaceType::Interface,
                 };
-                let mut groups = self.group_keys(n.get("Groups"), &p);
+                let mut groups = self.group_keys(n.get("Groups"));
                 if groups.is_empty() {
                     groups = lt_groups.clone();
                 }
@@ -1572,11 +1563,10 @@ impl<'t> Reader<'_, 't> {
     /// template carries (the instances are launched elsewhere).
     fn stand_ins(&self, node_groups: &[NodeGroup]) -> Vec<NodeGroup> {
         let mut out = Vec::new();
-        for sg in self
-            .sgs
-            .iter()
-            .filter(|s| matches!(s.origin, Origin::Spec(_)))
-        {
+        // Only groups the template creates: the VPC's default group and described existing
+        // groups are not this template's EFA groups.
+        let created = |s: &&SecurityGroup| matches!(&s.origin, Origin::Spec(p) if p.starts_with("Resources."));
+        for sg in self.sgs.iter().filter(created) {
             let on_efa = node_groups
                 .iter()
                 .flat_map(|ng| ng.efa_interfaces())

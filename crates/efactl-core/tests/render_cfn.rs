@@ -929,3 +929,31 @@ mod hostile {
         }
     }
 }
+
+/// A broken example whose template the renderer would write (efactl refuses to, because of the
+/// errors) fails as a template the way it fails as a spec: the same rules, on the same model.
+#[test]
+fn a_broken_spec_and_its_template_fail_alike() {
+    let path = common::workspace().join("examples/broken/trn2-eks-half-efa.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let spec =
+        efactl_core::check::check_spec("s.yaml", &text, Catalog::bundled(), &Options::default());
+    let t = cfn::template(spec.cluster.as_ref().unwrap(), Catalog::bundled()).unwrap();
+    let yaml = efactl_core::render::yaml_out::to_yaml(&t);
+    let back = check_template("t.yaml", &yaml, Catalog::bundled(), &Options::default());
+    let rules = |r: &efactl_core::check::CheckReport| -> Vec<String> {
+        let mut v: Vec<String> = r.findings.iter().map(|f| f.rule.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(rules(&back), rules(&spec), "{:#?}", back.findings);
+    assert_eq!(rules(&spec), ["EFA002", "EFA008"]);
+}
+
+#[test]
+fn a_nat_with_no_room_for_its_subnet_is_refused() {
+    let spec = "apiVersion: efactl.dev/v1alpha1\nname: c\nregion: us-east-1\navailabilityZone: us-east-1a\nnetwork:\n  vpc: { cidr: 10.0.0.0/28 }\n  subnets:\n    - { name: s, cidr: 10.0.0.0/28, internet: nat }\nsecurityGroups:\n  - { name: efa, selfReferencing: true }\nnodeGroups:\n  - { name: g, instanceType: m5.large, securityGroups: [efa] }\n";
+    let c = model_of_text("c.yaml", spec);
+    let e = cfn::template(&c, Catalog::bundled()).unwrap_err();
+    assert!(e.to_string().contains("no free /28"), "{e}");
+}

@@ -343,6 +343,10 @@ struct Builder<'a> {
     policy_id: HashMap<String, String>,
     /// Groups used but not created: (model key, how the template names them).
     existing_sgs: Vec<(String, String)>,
+    /// Route-table key of an existing subnet -> its parameter.
+    rtb_param: HashMap<String, String>,
+    /// Node group -> its AMI parameter.
+    ng_img: HashMap<String, String>,
     fs_id: HashMap<String, String>,
     /// Node group name -> (launch template, Auto Scaling group, image parameter).
     ng_id: HashMap<String, (String, String, String)>,
@@ -377,6 +381,8 @@ impl<'a> Builder<'a> {
             profile_id: HashMap::new(),
             policy_id: HashMap::new(),
             existing_sgs: Vec::new(),
+            rtb_param: HashMap::new(),
+            ng_img: HashMap::new(),
             fs_id: HashMap::new(),
             ng_id: HashMap::new(),
             igw: None,
@@ -388,6 +394,16 @@ impl<'a> Builder<'a> {
     // ---------------------------------------------------------------- checks and ids
 
     fn refuse_what_cannot_be_rendered(&self) -> Result<(), RenderError> {
+        let created: Vec<&Subnet> = self.created_subnets().collect();
+        if self.vpc_created()
+            && created.iter().any(|s| s.internet == Internet::Nat)
+            && !created.iter().any(|s| s.internet == Internet::Public)
+            && self.free_small_block().is_none()
+        {
+            return Err(RenderError::Unsupported(
+                "the spec asks for `internet: nat` but has no public subnet for the NAT gateway, and the VPC has no free /28 to add one in: add a subnet with `internet: public`".into(),
+            ));
+        }
         for sg in self.created_groups() {
             if let Some(rule) = sg
                 .ingress
@@ -467,6 +483,27 @@ impl<'a> Builder<'a> {
 
     fn assign_ids(&mut self) {
         let c = self.c;
+        // Parameter names first, so that no resource takes one.
+        for p in [
+            "InternetGatewayId",
+            "NatGatewayId",
+            "DefaultSecurityGroupId",
+            "ArtifactBucket",
+        ] {
+            self.ids.claim(p);
+        }
+        for s in c.subnets.iter().filter(|s| s.id.is_some()) {
+            let p = self
+                .ids
+                .claim(&format!("{}RouteTableId", logical_id(&s.key)));
+            self.rtb_param.insert(s.route_table.clone(), p);
+        }
+        if self.nodes != Nodes::None {
+            for ng in &c.node_groups {
+                let img = self.ids.claim(&format!("{}ImageId", logical_id(&ng.name)));
+                self.ng_img.insert(ng.name.clone(), img);
+            }
+        }
         if self.vpc_created() {
             self.ids.claim("Vpc");
             self.vpc = r("Vpc");
@@ -594,7 +631,7 @@ impl<'a> Builder<'a> {
                 } else {
                     String::new()
                 };
-                let img = self.ids.claim(&format!("{base}ImageId"));
+                let img = self.ng_img[&ng.name].clone();
                 self.ng_id.insert(ng.name.clone(), (lt, asg, img));
             }
         }
@@ -627,9 +664,9 @@ impl<'a> Builder<'a> {
 
     // ---------------------------------------------------------------- values
 
+    /// Adds a parameter; its name was claimed in `assign_ids`, before any resource's.
     fn param(&mut self, id: &str, body: Value) {
         if !self.params.contains_key(id) {
-            self.ids.claim(id);
             self.params.insert(id.to_string(), body);
         }
     }
@@ -658,7 +695,11 @@ impl<'a> Builder<'a> {
             .find(|s| s.route_table == key)
             .map(|s| (s.key.clone(), s.id.clone().unwrap_or_default()));
         let (name, id) = subnet.unwrap_or_else(|| (key.to_string(), String::new()));
-        let p = format!("{}RouteTableId", logical_id(&name));
+        let p = self
+            .rtb_param
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| format!("{}RouteTableId", logical_id(&name)));
         self.param(
             &p,
             json!({

@@ -56,22 +56,33 @@ fn segments(len: usize, n: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// One all-reduce in place. `next` is the stream to ring position+1, `prev` the stream from
-/// position-1.
+/// This rank's place in the ring and its two links.
+pub struct Ring<'a> {
+    /// Stream to ring position `pos + 1`.
+    pub next: &'a mut TcpStream,
+    /// Stream from ring position `pos - 1`.
+    pub prev: &'a mut TcpStream,
+    pub pos: usize,
+    pub n: usize,
+    /// Pipelining unit in bytes.
+    pub chunk: usize,
+    pub deadline: Instant,
+}
+
+/// One all-reduce in place.
 ///
 /// The segment a rank receives (and reduces) in one step is exactly the segment it sends in
-/// the next, so each chunk is forwarded the moment it has been added: a sender thread writes
-/// chunks in order while this thread receives, adds and queues them. The ring is then
-/// pipelined across steps, not only within one.
+/// the next, so each chunk is queued for sending the moment it has been added: the ring is
+/// pipelined across steps, not only within one. One thread drives both sockets, non-blocking,
+/// waiting in poll(2) only when neither can move: no hand-off between threads on the critical
+/// path (each one costs a wake-up, which on a busy host is most of a small all-reduce).
 pub fn ring_allreduce(
     buf: &mut [u8],
-    rank: usize,
-    n: usize,
-    next: &mut TcpStream,
-    prev: &mut TcpStream,
-    chunk: usize,
+    ring: &mut Ring<'_>,
     scratch: &mut Vec<u8>,
 ) -> std::io::Result<()> {
+    let (rank, n, chunk, deadline) = (ring.pos, ring.n, ring.chunk, ring.deadline);
+    let (next, prev) = (&mut *ring.next, &mut *ring.prev);
     if n < 2 {
         return Ok(());
     }
@@ -80,7 +91,7 @@ pub fn ring_allreduce(
     if scratch.len() < chunk {
         scratch.resize(chunk, 0);
     }
-    let chunks = |seg: &std::ops::Range<usize>| -> Vec<std::ops::Range<usize>> {
+    let chunks_of = |seg: &std::ops::Range<usize>| -> Vec<std::ops::Range<usize>> {
         let mut v = Vec::new();
         let mut at = seg.start;
         while at < seg.end {
@@ -90,88 +101,162 @@ pub fn ring_allreduce(
         }
         v
     };
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    // Step 0 of the reduce-scatter sends this rank's own segment as it is.
-    for c in chunks(&segs[rank]) {
-        let _ = tx.send(buf[c].to_vec());
+    // What to receive, in order: (byte range of buf, add or copy, forward afterwards).
+    let steps = 2 * (n - 1);
+    let mut plan: std::collections::VecDeque<(std::ops::Range<usize>, bool, bool)> =
+        Default::default();
+    for step in 0..steps {
+        let (seg_i, reduce) = if step < n - 1 {
+            ((rank + 2 * n - step - 1) % n, true)
+        } else {
+            ((rank + 2 * n - (step - (n - 1))) % n, false)
+        };
+        for c in chunks_of(&segs[seg_i]) {
+            plan.push_back((c, reduce, step + 1 < steps));
+        }
     }
-    std::thread::scope(|s| {
-        let sender = s.spawn(move || -> std::io::Result<()> {
-            for piece in rx {
-                next.write_all(&piece)?;
+    // Chunks waiting to be written (copies: the buffer keeps changing under them), and how
+    // much of the front one is out.
+    let mut outq: std::collections::VecDeque<Vec<u8>> = chunks_of(&segs[rank])
+        .into_iter()
+        .map(|c| buf[c].to_vec())
+        .collect();
+    let mut out_off = 0usize;
+    let mut got = 0usize;
+    next.set_nonblocking(true)?;
+    prev.set_nonblocking(true)?;
+    let result = (|| -> std::io::Result<()> {
+        while !plan.is_empty() || !outq.is_empty() {
+            let mut moved = false;
+            // Write what can be written.
+            while let Some(front) = outq.front() {
+                match next.write(&front[out_off..]) {
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::WriteZero,
+                            "next rank closed the ring",
+                        ))
+                    }
+                    Ok(k) => {
+                        moved = true;
+                        out_off += k;
+                        if out_off == front.len() {
+                            outq.pop_front();
+                            out_off = 0;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
-            Ok(())
-        });
-        let steps = 2 * (n - 1);
-        let mut result = Ok(());
-        'steps: for step in 0..steps {
-            // Reduce-scatter steps 0..n-1 receive segment rank-step-1 and add it in; the
-            // all-gather steps receive finished segments and copy them.
-            let (seg_i, reduce) = if step < n - 1 {
-                ((rank + 2 * n - step - 1) % n, true)
-            } else {
-                let t = step - (n - 1);
-                ((rank + 2 * n - t) % n, false)
-            };
-            let forward = step + 1 < steps;
-            for c in chunks(&segs[seg_i]) {
-                let tmp = &mut scratch[..c.len()];
-                if let Err(e) = prev.read_exact(tmp) {
-                    result = Err(e);
-                    break 'steps;
+            // Read what has arrived, chunk by chunk.
+            while let Some((range, reduce, forward)) = plan.front().cloned() {
+                let want = range.len();
+                match prev.read(&mut scratch[got..want]) {
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "previous rank closed the ring",
+                        ))
+                    }
+                    Ok(k) => {
+                        moved = true;
+                        got += k;
+                        if got == want {
+                            let dst = &mut buf[range];
+                            if reduce {
+                                add_into(dst, &scratch[..want]);
+                            } else {
+                                dst.copy_from_slice(&scratch[..want]);
+                            }
+                            if forward {
+                                outq.push_back(dst.to_vec());
+                            }
+                            plan.pop_front();
+                            got = 0;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
                 }
-                let dst = &mut buf[c];
-                if reduce {
-                    add_into(dst, tmp);
-                } else {
-                    dst.copy_from_slice(tmp);
+            }
+            if !moved {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "all-reduce deadline passed",
+                    ));
                 }
-                if forward && tx.send(dst.to_vec()).is_err() {
-                    break 'steps;
-                }
+                wait_ready(prev, !plan.is_empty(), next, !outq.is_empty(), left)?;
             }
         }
-        drop(tx);
-        let send_result = sender
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("sender thread panicked")));
-        result.and(send_result)
-    })
+        Ok(())
+    })();
+    let _ = next.set_nonblocking(false);
+    let _ = prev.set_nonblocking(false);
+    result
+}
+
+/// Blocks until `r` is readable or `w` writable (as asked), or `timeout` passes.
+fn wait_ready(
+    r: &TcpStream,
+    want_r: bool,
+    w: &TcpStream,
+    want_w: bool,
+    timeout: Duration,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut fds = [
+        libc::pollfd {
+            fd: if want_r { r.as_raw_fd() } else { -1 },
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: if want_w { w.as_raw_fd() } else { -1 },
+            events: libc::POLLOUT,
+            revents: 0,
+        },
+    ];
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: `fds` is a valid, initialised array of two pollfd that outlives the call, and the
+    // length passed is its length; poll only writes the revents fields.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Runs every size `iters` times after one warm-up, checking the result of the warm-up.
 pub fn run_sizes(
-    rank: usize,
-    n: usize,
-    next: &mut TcpStream,
-    prev: &mut TcpStream,
+    ring: &mut Ring<'_>,
     sizes: &[usize],
     iters: usize,
-    chunk: usize,
-    deadline: Instant,
 ) -> std::io::Result<Vec<SizeResult>> {
     let mut out = Vec::new();
     let mut scratch = Vec::new();
     for &bytes in sizes {
         let count = bytes / 4;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
+        if Instant::now() >= ring.deadline {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "all-reduce deadline passed",
             ));
         }
-        for s in [&*next, &*prev] {
-            s.set_read_timeout(Some(remaining.max(Duration::from_millis(1))))?;
-            s.set_write_timeout(Some(remaining.max(Duration::from_millis(1))))?;
-        }
-        let mut buf = input(rank, count);
-        ring_allreduce(&mut buf, rank, n, next, prev, chunk, &mut scratch)?;
-        let correct = check(n, &buf);
+        let mut buf = input(ring.pos, count);
+        ring_allreduce(&mut buf, ring, &mut scratch)?;
+        let correct = check(ring.n, &buf);
         let start = Instant::now();
         for _ in 0..iters {
             // Data need not be fresh for timing; sums grow but stay finite for a few iterations.
-            ring_allreduce(&mut buf, rank, n, next, prev, chunk, &mut scratch)?;
+            ring_allreduce(&mut buf, ring, &mut scratch)?;
         }
         let time_us = start.elapsed().as_secs_f64() * 1e6 / iters.max(1) as f64;
         out.push(SizeResult {
@@ -213,17 +298,15 @@ mod tests {
                     s.spawn(move || {
                         let mut next = TcpStream::connect(next_addr).unwrap();
                         let (mut prev, _) = l.accept().unwrap();
-                        run_sizes(
-                            r,
+                        let mut ring = Ring {
+                            next: &mut next,
+                            prev: &mut prev,
+                            pos: r,
                             n,
-                            &mut next,
-                            &mut prev,
-                            &[bytes, 4 * 1000 + 8],
-                            2,
-                            4096,
-                            Instant::now() + Duration::from_secs(30),
-                        )
-                        .unwrap()
+                            chunk: 4096,
+                            deadline: Instant::now() + Duration::from_secs(30),
+                        };
+                        run_sizes(&mut ring, &[bytes, 4 * 1000 + 8], 2).unwrap()
                     })
                 })
                 .collect();

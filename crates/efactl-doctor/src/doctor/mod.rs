@@ -204,7 +204,7 @@ pub enum ToRank {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ToCoord {
-    Hello(Hello),
+    Hello(Box<Hello>),
     Probe(Vec<probe::Cell>),
     Latency(Option<perf::LatencyResult>),
     Bandwidth(Option<perf::BandwidthResult>),
@@ -349,7 +349,7 @@ fn work(cfg: &Config, target: &str, hello: Hello, dp: data::DataPlane) -> Result
     };
     wire::send(
         &mut ctl,
-        &ToCoord::Hello(hello),
+        &ToCoord::Hello(Box::new(hello)),
         Instant::now() + Duration::from_secs(10),
     )
     .map_err(|e| lost("rendezvous", e))?;
@@ -521,7 +521,15 @@ fn ring_stage(
     };
     let _ = prev.set_nodelay(true);
     // Ring positions, not rank ids, define the data pattern and the expected sums.
-    allreduce::run_sizes(pos, n, &mut next, &mut prev, sizes, iters, chunk, deadline)
+    let mut ring = allreduce::Ring {
+        next: &mut next,
+        prev: &mut prev,
+        pos,
+        n,
+        chunk,
+        deadline,
+    };
+    allreduce::run_sizes(&mut ring, sizes, iters)
         .map_err(|e| format!("ring with ranks {prev_rank} -> {me} -> {next_rank} failed: {e}"))
 }
 
@@ -559,7 +567,7 @@ fn coordinate(listener: TcpListener, cfg: &Config, started: Instant) -> Report {
                         }
                         rep.note_local_addr(local);
                         let r = h.rank;
-                        members[r] = Some(Member { hello: h, addr, stream: s, lost: None });
+                        members[r] = Some(Member { hello: *h, addr, stream: s, lost: None });
                         arrived += 1;
                     }
                     Ok(ToCoord::Hello(h)) => rep.problems.push(format!(

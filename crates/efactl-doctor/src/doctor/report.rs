@@ -804,7 +804,7 @@ impl Report {
 /// A cell worth reporting: anything but ok, except "refused" on a user port where nothing
 /// listens yet (which proves the path is open).
 fn cell_is_bad(c: &Cell) -> bool {
-    c.state != CellState::Ok && !(c.state == CellState::Refused && !c.data_port)
+    c.state != CellState::Ok && (c.state != CellState::Refused || c.data_port)
 }
 
 fn state_word(s: CellState) -> &'static str {

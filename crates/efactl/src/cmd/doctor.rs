@@ -120,7 +120,7 @@ fn parse_size(s: &str) -> Result<usize, String> {
     let bytes = n
         .checked_mul(mult)
         .ok_or_else(|| format!("`{s}` is too large"))?;
-    if bytes < 4 || bytes > 4 << 30 {
+    if !(4..=4 << 30).contains(&bytes) {
         return Err(format!("`{s}`: sizes run from 4 bytes to 4 GiB"));
     }
     Ok(bytes / 4 * 4)
