@@ -21,3 +21,13 @@ for f in examples/*.yaml; do cmds+=("$bin check $f"); done
 cmds+=("$bin check $work/big-1000.yaml --format json")
 hyperfine "${args[@]}" "${cmds[@]}" >&2
 sed "s#$work/##g" "$work/check.md"
+
+# Rendering every target that applies to each example, as a whole process (issue 3: < 20 ms).
+render_cmds=()
+for f in examples/*.yaml; do
+  n=$(basename "$f" .yaml)
+  render_cmds+=("$bin render $f --all --force --out $work/render-$n")
+done
+hyperfine --warmup 10 --min-runs 50 -N --export-markdown "$work/render.md" "${render_cmds[@]}" >&2
+echo
+sed "s#$work/##g" "$work/render.md"

@@ -230,7 +230,7 @@ fn a_rank_without_its_coordinator_gives_up_in_time() {
 fn a_rank_killed_mid_run_is_named() {
     let dir = scratch("kill");
     let pids = dir.join("pids");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_efactl"))
+    let child = Command::new(env!("CARGO_BIN_EXE_efactl"))
         .args([
             "doctor",
             "--local",
@@ -327,7 +327,7 @@ fn p5_tree(name: &str, efa: usize, ptrace: u32, devices: bool) -> PathBuf {
         if devices {
             files.push((format!("/dev/infiniband/uverbs{i}"), String::new()));
         }
-        fi.push_str(&format!("provider: efa\n    fabric: efa\n"));
+        fi.push_str("provider: efa\n    fabric: efa\n");
     }
     for g in 0..8 {
         files.push((format!("/dev/nvidia{g}"), String::new()));

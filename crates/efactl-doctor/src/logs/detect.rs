@@ -217,7 +217,25 @@ pub struct Watchdog<'a> {
 }
 
 fn after<'a>(s: &'a str, pat: &str) -> Option<&'a str> {
-    s.find(pat).map(|i| &s[i + pat.len()..])
+    find(s, pat).map(|i| &s[i + pat.len()..])
+}
+
+/// `str::find` for the short needles and lines of a log: std's Two-Way searcher pays a setup
+/// per call that costs more than scanning a 150-byte line for the needle's first byte.
+pub fn find(h: &str, n: &str) -> Option<usize> {
+    let (hb, nb) = (h.as_bytes(), n.as_bytes());
+    let first = *nb.first()?;
+    let mut i = 0;
+    while i + nb.len() <= hb.len() {
+        let p = hb[i..=hb.len() - nb.len()]
+            .iter()
+            .position(|&b| b == first)?;
+        if hb[i + p..].starts_with(nb) {
+            return Some(i + p);
+        }
+        i += p + 1;
+    }
+    None
 }
 
 /// The leading run of non-space characters.
@@ -286,85 +304,94 @@ const NCCL_BODIES: &[&str] = &[
 ];
 
 fn nccl_body(b: &str, warn: bool) -> Event<'_> {
-    if let Some(rest) = b
-        .strip_prefix("Channel ")
-        .or_else(|| b.strip_prefix("Ring "))
-    {
-        // `Ring 00 : 7 -> 8 [send] via NET/Socket/0` is NCCL <= 2.3's form.
-        return channel(rest);
-    }
-    if let Some(rest) = b.strip_prefix("NET/OFI ") {
-        return ofi(rest);
-    }
-    if b.starts_with("NET/Plugin") {
-        return plugin(b);
-    }
-    if let Some(rest) = b.strip_prefix("NCCL version ") {
-        return nccl_version(rest);
-    }
-    if let Some(rest) = b
-        .strip_prefix("Using network ")
-        .or_else(|| b.strip_prefix("Assigned NET plugin "))
-    {
+    // Dispatch on the first byte: a line is compared with the few messages that start like
+    // it, not with all of them.
+    let ev = match b.as_bytes().first() {
+        Some(b'C') => {
+            if let Some(rest) = b.strip_prefix("Channel ") {
+                return channel(rest);
+            }
+            if b.starts_with("Connected all rings") {
+                // NCCL >= 2.19: `Connected all rings, use ring PXN 0 GDR 1`.
+                return match after(b, " GDR ").map(word) {
+                    Some("0") => Event::GdrOff(GdrOff::RingsGdr0),
+                    Some("1") => Event::GdrOn,
+                    _ => Event::NcclLike,
+                };
+            }
+            None
+        }
+        Some(b'R') => b.strip_prefix("Ring ").map(channel),
+        Some(b'N') => {
+            if let Some(rest) = b.strip_prefix("NET/OFI ") {
+                return ofi(rest);
+            }
+            if b.starts_with("NET/Plugin") {
+                return plugin(b);
+            }
+            if let Some(rest) = b.strip_prefix("NCCL version ") {
+                return nccl_version(rest);
+            }
+            if let Some(rest) = b.strip_prefix("NET/Socket : Using ") {
+                return socket_ifaces(rest);
+            }
+            if b.starts_with("NET/") && b.contains("GPU Direct RDMA") {
+                // `NET/IB : GPU Direct RDMA Enabled for HCA 0 'rdmap16s27'` (NET subsystem).
+                if b.contains("Enabled for") {
+                    return Event::GdrOn;
+                }
+                if b.contains("Disabled for") {
+                    return Event::GdrOff(GdrOff::HcaDisabled);
+                }
+            }
+            None
+        }
+        Some(b'U') => b
+            .strip_prefix("Using network ")
+            .map(|rest| Event::Network(Net::from_name(rest))),
         // `Assigned NET plugin Libfabric to comm` (NCCL >= 2.27).
-        return Event::Network(Net::from_name(word(rest)));
-    }
-    if let Some(rest) = b.strip_prefix("Initialized NET plugin ") {
+        Some(b'A') => b
+            .strip_prefix("Assigned NET plugin ")
+            .map(|rest| Event::Network(Net::from_name(word(rest)))),
         // Several plugins may initialise; only the first says which one a rank will use.
-        return Event::NetInitialized(Net::from_name(word(rest)));
-    }
-    if let Some(rest) = b.strip_prefix("comm ") {
-        return comm(rest);
-    }
-    if let Some(rest) = b.strip_prefix("cudaDriverVersion ") {
-        return Event::CudaDriver(word(rest));
-    }
-    if b.starts_with("Connected all rings") {
-        // NCCL >= 2.19: `Connected all rings, use ring PXN 0 GDR 1`.
-        return match after(b, " GDR ").map(word) {
-            Some("0") => Event::GdrOff(GdrOff::RingsGdr0),
-            Some("1") => Event::GdrOn,
-            _ => Event::NcclLike,
-        };
-    }
-    if b.starts_with("NET/") && b.contains("GPU Direct RDMA") {
-        // `NET/IB : GPU Direct RDMA Enabled for HCA 0 'rdmap16s27'` (NET subsystem).
-        if b.contains("Enabled for") {
-            return Event::GdrOn;
+        Some(b'I') => b
+            .strip_prefix("Initialized NET plugin ")
+            .map(|rest| Event::NetInitialized(Net::from_name(word(rest)))),
+        Some(b'c') => {
+            if let Some(rest) = b.strip_prefix("comm ") {
+                return comm(rest);
+            }
+            b.strip_prefix("cudaDriverVersion ")
+                .map(|rest| Event::CudaDriver(word(rest)))
         }
-        if b.contains("Disabled for") {
-            return Event::GdrOff(GdrOff::HcaDisabled);
+        Some(b'B') => b
+            .strip_prefix("Bootstrap : Using ")
+            .or_else(|| b.strip_prefix("Bootstrap: Using "))
+            .map(|rest| Event::BootstrapIface(iface(rest))),
+        Some(b'F') if b.starts_with("Failed to initialize") => {
+            // NCCL tries its internal IB transport after the plugin; only a failure of the OFI
+            // plugin, or of every plugin, is the plugin's failure.
+            if b.starts_with("Failed to initialize any NET plugin")
+                || (b.starts_with("Failed to initialize NET plugin")
+                    && (b.contains("Libfabric") || b.contains("OFI") || b.contains("AWS")))
+            {
+                return Event::InitFailed(InitFailure::NetPluginInitFailed);
+            }
+            return Event::NcclLike;
         }
+        _ => None,
+    };
+    if let Some(ev) = ev {
+        return ev;
     }
     if b.ends_with("Init COMPLETE") {
         return Event::InitComplete;
     }
-    if let Some(rest) = b.strip_prefix("NET/Socket : Using ") {
-        return socket_ifaces(rest);
-    }
-    if let Some(rest) = b
-        .strip_prefix("Bootstrap : Using ")
-        .or_else(|| b.strip_prefix("Bootstrap: Using "))
-    {
-        return Event::BootstrapIface(iface(rest));
-    }
-    // Only a line that starts with a variable name can be an echo; checking the first byte
-    // keeps the scan for ` set by environment to ` off the common line.
+    // Only a line that starts with a variable name can be an echo.
     if b.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
         if let Some(ev) = env_echo(b) {
             return ev;
         }
-    }
-    // NCCL tries its internal IB transport after the plugin; only a failure of the OFI
-    // plugin, or of every plugin, is the plugin's failure.
-    if b.starts_with("Failed to initialize") {
-        if b.starts_with("Failed to initialize any NET plugin")
-            || (b.starts_with("Failed to initialize NET plugin")
-                && (b.contains("Libfabric") || b.contains("OFI") || b.contains("AWS")))
-        {
-            return Event::InitFailed(InitFailure::NetPluginInitFailed);
-        }
-        return Event::NcclLike;
     }
     // Failures are printed at WARN; at INFO only NCCL's connect retries say something went
     // wrong. Keeping the full failure scan to WARN lines is what makes INFO lines (nearly
@@ -583,7 +610,17 @@ fn plugin(b: &str) -> Event<'_> {
 
 /// `NCCL_PROTO set by environment to simple`, `NCCL_SOCKET_IFNAME set by environment to ens`.
 fn env_echo(b: &str) -> Option<Event<'_>> {
-    let (name, value) = b.split_once(" set by environment to ")?;
+    // The name is the first word; check it before looking for the phrase.
+    let end = b.find(' ')?;
+    let name_bytes = &b.as_bytes()[..end];
+    if !name_bytes
+        .iter()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+    {
+        return None;
+    }
+    let value = b[end..].strip_prefix(" set by environment to ")?;
+    let name = &b[..end];
     let name = name.trim();
     if name.is_empty() || name.contains(' ') {
         return None;

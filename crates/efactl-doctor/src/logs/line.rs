@@ -257,7 +257,12 @@ fn strip_launcher(s: &str) -> Option<(Launcher<'_>, &str)> {
 fn nccl_header(s: &str) -> Option<(NcclHeader<'_>, &str)> {
     let c1 = s.find(':')?;
     let host = &s[..c1];
-    if host.is_empty() || host.len() > 255 || host.contains([' ', '\t', '[', ']']) {
+    if host.is_empty()
+        || host.len() > 255
+        || host
+            .bytes()
+            .any(|c| matches!(c, b' ' | b'\t' | b'[' | b']'))
+    {
         return None;
     }
     let after = &s[c1 + 1..];

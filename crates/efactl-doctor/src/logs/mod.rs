@@ -311,10 +311,15 @@ impl Analyzer {
             match lines.next_line() {
                 Ok(Some(raw)) => {
                     let number = raw.number;
-                    let text = String::from_utf8_lossy(raw.bytes);
-                    if matches!(text, Cow::Owned(_)) {
-                        self.inputs[file].invalid_utf8_lines += 1;
-                    }
+                    // The strict check has a fast ASCII path; the lossy one only runs on
+                    // lines that need it.
+                    let text = match std::str::from_utf8(raw.bytes) {
+                        Ok(t) => Cow::Borrowed(t),
+                        Err(_) => {
+                            self.inputs[file].invalid_utf8_lines += 1;
+                            String::from_utf8_lossy(raw.bytes)
+                        }
+                    };
                     self.line(file, number, &text);
                 }
                 Ok(None) => break Ok(()),

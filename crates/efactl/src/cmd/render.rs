@@ -16,6 +16,9 @@ pub struct Args {
     /// the artifacts of the spec's deployment target.
     #[arg(long, value_delimiter = ',', value_parser = parse_target)]
     pub target: Vec<RenderTarget>,
+    /// Every target that can express this spec (those that cannot are listed and skipped).
+    #[arg(long, conflicts_with = "target")]
+    pub all: bool,
     /// Directory to write into; created, and refused when it exists and is not empty.
     #[arg(long)]
     pub out: PathBuf,
@@ -90,22 +93,30 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         );
         return Ok(2);
     };
-    let targets = if args.target.is_empty() {
+    let targets = if args.all {
+        RenderTarget::ALL.to_vec()
+    } else if args.target.is_empty() {
         default_targets(cluster.target)
     } else {
         args.target.clone()
     };
     let opts = RenderOptions { json: args.json };
     let mut artifacts = Vec::new();
+    let mut rendered = Vec::new();
     for t in &targets {
         match render::render(cluster, Catalog::bundled(), *t, &opts) {
-            Ok(mut a) => artifacts.append(&mut a),
+            Ok(mut a) => {
+                artifacts.append(&mut a);
+                rendered.push(*t);
+            }
+            Err(e) if args.all => eprintln!("efactl: skipping `{}`: {e}", t.name()),
             Err(e) => {
                 eprintln!("efactl: cannot render `{}`: {e}", t.name());
                 return Ok(2);
             }
         }
     }
+    let targets = rendered;
     if let Err(e) = write_all(&args.out, &artifacts, args.force) {
         eprintln!("efactl: {e:#}");
         return Ok(2);
