@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=${1:-}
-pkgs=(iperf3 openmpi-bin libopenmpi-dev iproute2 jq)
+pkgs=(iperf3 openmpi-bin libopenmpi-dev iproute2 jq python3-torch)
 missing=(); for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; fi
 cargo build --release -q -p efactl
@@ -71,12 +71,20 @@ sizes="1048576 16777216 67108864 268435456"
 iters=5; [[ $quick == quick ]] && { sizes="1048576 16777216 67108864"; iters=3; }
 echo
 echo "## all-reduce busbw (GB/s), float sum, $iters iterations after a warm-up"
-echo "| link | ranks | bytes | efactl doctor | Open MPI (btl tcp) |"
-echo "|---|---|---:|---:|---:|"
+echo "| link | ranks | bytes | efactl doctor | Open MPI (btl tcp) | gloo (torch) |"
+echo "|---|---|---:|---:|---:|---:|"
 csv_sizes=$(echo $sizes | tr ' ' ',')
 for n in 2 4; do
   for link in loopback netns; do
+    rm -f "$work/m.csv" "$work/g.csv" "$work/d.json"
+    gloo() { # $1 = rank, then the command prefix
+      local r=$1; shift
+      RANK=$r WORLD_SIZE=$n MASTER_PORT=29700 "$@" /usr/bin/python3 scripts/bench/gloo_allreduce.py $iters $sizes
+    }
     if [[ $link == loopback ]]; then
+      for r in $(seq 1 $((n-1))); do MASTER_ADDR=127.0.0.1 GLOO_SOCKET_IFNAME=lo gloo $r env >/dev/null 2>&1 & done
+      MASTER_ADDR=127.0.0.1 GLOO_SOCKET_IFNAME=lo gloo 0 env > "$work/g.csv" 2>/dev/null || true
+      wait
       "$E" doctor --local $n --stages allreduce --sizes "$csv_sizes" --iters $iters --format json > "$work/d.json"
       mpirun --allow-run-as-root --oversubscribe -np $n --bind-to none --mca btl tcp,self --mca btl_tcp_if_include lo \
         --mca mpi_yield_when_idle 1 "$work/mpi_allreduce" $iters $sizes > "$work/m.csv"
@@ -88,6 +96,11 @@ for n in 2 4; do
       ip netns exec $T-h1 "$E" doctor --rank 0 --size $n --coordinator 10.99.250.1:29417 --bind 10.99.250.1 \
         --stages allreduce --sizes "$csv_sizes" --iters $iters --format json > "$work/d.json"
       wait
+      for r in $(seq 1 $((n-1))); do
+        MASTER_ADDR=10.99.250.1 GLOO_SOCKET_IFNAME=eth0 gloo $r ip netns exec $T-h$((r+1)) >/dev/null 2>&1 &
+      done
+      MASTER_ADDR=10.99.250.1 GLOO_SOCKET_IFNAME=eth0 gloo 0 ip netns exec $T-h1 > "$work/g.csv" 2>/dev/null || true
+      wait
       # Open MPI across namespaces: an rsh agent that enters the namespace named by the host.
       # Open MPI hands the agent the remote command as one string, as it would to ssh.
       printf '#!/bin/sh\nh=$1; shift; exec ip netns exec %s-$h sh -c "$*"\n' $T > "$work/nsrsh"; chmod +x "$work/nsrsh"
@@ -96,9 +109,15 @@ for n in 2 4; do
         --mca plm_rsh_agent "$work/nsrsh" --mca btl tcp,self --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
         --mca mpi_yield_when_idle 1 "$work/mpi_allreduce" $iters $sizes > "$work/m.csv" 2>/dev/null || echo "mpirun across namespaces failed" >&2
     fi
-    python3 - "$work/d.json" "$work/m.csv" "$link" "$n" <<'PY'
+    python3 - "$work/d.json" "$work/m.csv" "$link" "$n" "$work/g.csv" <<'PY'
 import csv, json, sys
 d = json.load(open(sys.argv[1]))
+gloo = {}
+try:
+    for r in csv.DictReader(open(sys.argv[5])):
+        gloo[int(r["bytes"])] = float(r["busbw_GBs"])
+except Exception:
+    pass
 n = len(d["ring"])
 rows = {}
 for _, sizes in d["allreduce"]:
@@ -112,8 +131,8 @@ except Exception:
     pass
 for b, t in sorted(rows.items()):
     bus = b / (t * 1e-6) / 1e9 * 2 * (n - 1) / n
-    m = mpi.get(b)
-    print(f"| {sys.argv[3]} | {sys.argv[4]} | {b} | {bus:.3f} | {m:.3f} |" if m is not None else f"| {sys.argv[3]} | {sys.argv[4]} | {b} | {bus:.3f} | - |")
+    fmt = lambda x: f"{x:.3f}" if x is not None else "-"
+    print(f"| {sys.argv[3]} | {sys.argv[4]} | {b} | {bus:.3f} | {fmt(mpi.get(b))} | {fmt(gloo.get(b))} |")
 PY
   done
 done

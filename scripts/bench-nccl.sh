@@ -21,11 +21,12 @@ echo "log: $bytes bytes, $(wc -l < "$log") lines" >&2
 "$bin" nccl analyze "$log" --format json > "$work/report.json"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('verdict:', d['verdict']['status'], '| ranks:', len(d['ranks']), '| findings:', d['summary'])" "$work/report.json" >&2
 
-# Time: hyperfine (no shell), the page cache warm for both.
-hyperfine -N --warmup 1 --runs 5 --export-json "$work/t.json" --export-markdown "$work/t.md" \
+# Time: hyperfine (no shell), the page cache warm for both. Output goes to a pipe: GNU grep
+# stops at the first match when its output is /dev/null, which would time nothing.
+hyperfine -N --output=pipe --warmup 1 --runs 5 --export-json "$work/t.json" \
   "$bin nccl analyze $log --format json" "grep -c NCCL $log" >&2
-# Memory: GNU time's maximum resident set size.
-rss() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -n 1; }
+# Memory: GNU time's maximum resident set size (KiB), output through a pipe as above.
+rss() { /usr/bin/time -f "%M" -o "$work/rss" "$@" | cat >/dev/null; tail -n 1 "$work/rss"; }
 rss_efactl=$(rss "$bin" nccl analyze "$log" --format json)
 rss_grep=$(rss grep -c NCCL "$log")
 

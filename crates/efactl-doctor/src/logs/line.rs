@@ -110,6 +110,14 @@ fn digits(s: &str) -> usize {
 fn strip_timestamp(s: &str) -> Option<&str> {
     // CloudWatch's console copies lines as `  | 2024-11-28T07:42:11.528Z | message`.
     let s = s.trim_start_matches([' ', '\t', '|']);
+    // Timestamps start with a digit, `[` or a weekday; a host name or message seldom does.
+    if !s
+        .as_bytes()
+        .first()
+        .is_some_and(|c| c.is_ascii_digit() || *c == b'[' || c.is_ascii_uppercase())
+    {
+        return None;
+    }
     if let Some(rest) = strip_ctime(s) {
         return Some(rest);
     }
@@ -172,7 +180,11 @@ fn strip_ctime(s: &str) -> Option<&str> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let b = s.as_bytes();
-    if b.len() < 24 || !s.is_char_boundary(3) || !DAYS.contains(&&s[..3]) || b[3] != b' ' {
+    // The cheap byte tests first: this runs on every line.
+    if b.len() < 24 || b[3] != b' ' || b[7] != b' ' || !b[0].is_ascii_uppercase() {
+        return None;
+    }
+    if !s.is_char_boundary(3) || !DAYS.contains(&&s[..3]) {
         return None;
     }
     if !s.is_char_boundary(7) || !MONTHS.contains(&&s[4..7]) || b[7] != b' ' {
