@@ -390,7 +390,10 @@ mod tests {
 
     fn decode(v: &serde_json::Value, field: &str) -> String {
         let b64 = v[field].as_str().unwrap();
-        assert!(!b64.contains('\n'), "{field} must be base64 without line breaks");
+        assert!(
+            !b64.contains('\n'),
+            "{field} must be base64 without line breaks"
+        );
         String::from_utf8(Base64::decode_vec(b64).unwrap()).unwrap()
     }
 
@@ -448,7 +451,11 @@ mod tests {
         let value = pair.secret_value().unwrap();
         let v: serde_json::Value = serde_json::from_str(value.expose()).unwrap();
         let private_b64 = v[PRIVATE_KEY_FIELD].as_str().unwrap().to_string();
-        for shown in [format!("{pair:?}"), format!("{value:?}"), format!("{pair:#?}")] {
+        for shown in [
+            format!("{pair:?}"),
+            format!("{value:?}"),
+            format!("{pair:#?}"),
+        ] {
             assert!(!shown.contains(&private_b64), "{shown}");
             assert!(!shown.contains("PRIVATE KEY"), "{shown}");
             assert!(shown.contains("redacted"), "{shown}");

@@ -6,7 +6,9 @@
 pub mod catalog;
 pub mod cfn_read;
 pub mod check;
+pub mod cloud;
 pub mod finding;
+pub mod keys;
 pub mod model;
 pub mod net;
 pub mod render;

@@ -213,7 +213,11 @@ fn same_body(a: &str, b: &str) -> bool {
 
 /// Decides what a deploy does, from the stack as it is. `current_body` is the stack's
 /// template (`GetTemplate`), read only for a stack that can be updated.
-pub fn plan(desired: &StackTemplate, current: Option<&StackInfo>, current_body: Option<&str>) -> Plan {
+pub fn plan(
+    desired: &StackTemplate,
+    current: Option<&StackInfo>,
+    current_body: Option<&str>,
+) -> Plan {
     let Some(cur) = current else {
         return Plan::Create;
     };
@@ -364,17 +368,23 @@ pub enum DeployReport {
         outcome: Outcome,
     },
     /// The stack is already what the spec renders; nothing was changed.
-    NoChanges { stack: String },
+    NoChanges {
+        stack: String,
+    },
     Blocked(Blocked),
     /// The user did not confirm the change set; it was deleted.
-    Declined { change_set: ChangeSet },
+    Declined {
+        change_set: ChangeSet,
+    },
 }
 
 /// The end of a destroy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destroy {
     /// No such stack in this account and region.
-    Missing { stack: String },
+    Missing {
+        stack: String,
+    },
     Blocked(Blocked),
     Waited(Outcome),
 }
@@ -400,7 +410,9 @@ pub enum DeployError {
         /// Set when a stack operation was already under way: how to keep watching it.
         resume: Option<String>,
     },
-    #[error("refusing to delete stack `{stack}` and everything in it without confirmation: pass --yes")]
+    #[error(
+        "refusing to delete stack `{stack}` and everything in it without confirmation: pass --yes"
+    )]
     NotConfirmed { stack: String },
     #[error("the template for `{stack}` is {size} bytes, over CloudFormation's {limit}-byte limit for a template passed inline")]
     TemplateTooLarge {
@@ -413,7 +425,10 @@ pub enum DeployError {
     #[error("CloudFormation had not computed the changes to stack `{stack}` after {} s", waited.as_secs())]
     ChangeSetTimedOut { stack: String, waited: Duration },
     #[error("stack `{stack}` disappeared while efactl was watching its {operation}")]
-    StackVanished { stack: String, operation: &'static str },
+    StackVanished {
+        stack: String,
+        operation: &'static str,
+    },
     #[error("interrupted before anything was changed")]
     Interrupted,
 }
@@ -432,6 +447,18 @@ impl DeployError {
             _ => None,
         }
     }
+}
+
+/// A stack operation to watch: where its events start, and whether it has visibly begun
+/// (after an update or a delete is requested, the stack may still show its old, settled
+/// status for a moment: only what follows the operation's start ends the wait).
+struct Watched<'s> {
+    stack_id: &'s str,
+    stack: &'s str,
+    operation: Operation,
+    since: Option<Timestamp>,
+    seen: HashSet<String>,
+    started: bool,
 }
 
 enum Polled<T> {
@@ -461,7 +488,9 @@ impl<'a> Deployer<'a> {
     }
 
     fn backoff(&self, delay: Duration) -> Duration {
-        (delay * 2).min(self.settings.max_backoff).max(self.settings.poll)
+        (delay * 2)
+            .min(self.settings.max_backoff)
+            .max(self.settings.poll)
     }
 
     /// One call outside a wait: throttling is retried with a doubling pause, anything else is
@@ -530,24 +559,24 @@ impl<'a> Deployer<'a> {
             )?),
             _ => None,
         };
-        Ok(
-            match plan(desired, current.as_ref(), body.as_deref()) {
-                Plan::Create => Prepared::Create,
-                Plan::NoChanges => Prepared::NoChanges,
-                Plan::Blocked(b) => Prepared::Blocked(b),
-                Plan::Update => {
-                    let cs = self.change_set(desired, progress)?;
-                    if cs.is_empty_failure() {
-                        self.call(&format!("deleting the empty change set of `{name}`"), progress, || {
-                            self.backend.delete_change_set(&cs.id)
-                        })?;
-                        Prepared::NoChanges
-                    } else {
-                        Prepared::Update(cs)
-                    }
+        Ok(match plan(desired, current.as_ref(), body.as_deref()) {
+            Plan::Create => Prepared::Create,
+            Plan::NoChanges => Prepared::NoChanges,
+            Plan::Blocked(b) => Prepared::Blocked(b),
+            Plan::Update => {
+                let cs = self.change_set(desired, progress)?;
+                if cs.is_empty_failure() {
+                    self.call(
+                        &format!("deleting the empty change set of `{name}`"),
+                        progress,
+                        || self.backend.delete_change_set(&cs.id),
+                    )?;
+                    Prepared::NoChanges
+                } else {
+                    Prepared::Update(cs)
                 }
-            },
-        )
+            }
+        })
     }
 
     fn change_set(
@@ -638,7 +667,15 @@ impl<'a> Deployer<'a> {
             operation: Operation::Create,
             expected: desired.resource_count(),
         });
-        self.wait(&id, name, Operation::Create, None, HashSet::new(), true, progress)
+        let watched = Watched {
+            stack_id: &id,
+            stack: name,
+            operation: Operation::Create,
+            since: None,
+            seen: HashSet::new(),
+            started: true,
+        };
+        self.wait(watched, progress)
     }
 
     /// The newest events of a stack before an operation starts: the wait reports only what
@@ -687,7 +724,15 @@ impl<'a> Deployer<'a> {
             operation: Operation::Update,
             expected: cs.changes.len(),
         });
-        self.wait(&info.id, stack, Operation::Update, since, seen, false, progress)
+        let watched = Watched {
+            stack_id: &info.id,
+            stack,
+            operation: Operation::Update,
+            since,
+            seen,
+            started: false,
+        };
+        self.wait(watched, progress)
     }
 
     /// The whole deploy: prepare, then create; or show the change set to `confirm` and
@@ -772,20 +817,24 @@ impl<'a> Deployer<'a> {
             operation: Operation::Delete,
             expected: 0,
         });
-        Ok(Destroy::Waited(self.wait(
-            &info.id,
+        let watched = Watched {
+            stack_id: &info.id,
             stack,
-            Operation::Delete,
+            operation: Operation::Delete,
             since,
             seen,
-            info.status == StackStatus::DeleteInProgress,
-            progress,
-        )?))
+            started: info.status == StackStatus::DeleteInProgress,
+        };
+        Ok(Destroy::Waited(self.wait(watched, progress)?))
     }
 
     /// `status --watch`: follows whatever the stack is doing until it settles (at once, for a
     /// settled stack), reporting the events of the current operation from its start.
-    pub fn watch(&self, stack: &str, progress: &mut dyn Progress) -> Result<Option<Outcome>, DeployError> {
+    pub fn watch(
+        &self,
+        stack: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<Option<Outcome>, DeployError> {
         let Some(info) = self.call(&format!("reading stack `{stack}`"), progress, || {
             self.backend.describe_stack(stack)
         })?
@@ -816,27 +865,26 @@ impl<'a> Deployer<'a> {
             .unwrap_or(0);
         let (before, _) = events.split_at(start);
         let seen: HashSet<String> = before.iter().map(|e| e.event_id.clone()).collect();
-        Ok(Some(self.wait(
-            &info.id,
+        let watched = Watched {
+            stack_id: &info.id,
             stack,
             operation,
-            Some(since),
+            since: Some(since),
             seen,
-            true,
-            progress,
-        )?))
+            started: true,
+        };
+        Ok(Some(self.wait(watched, progress)?))
     }
 
-    fn wait(
-        &self,
-        stack_id: &str,
-        stack: &str,
-        operation: Operation,
-        mut since: Option<Timestamp>,
-        mut seen: HashSet<String>,
-        mut started: bool,
-        progress: &mut dyn Progress,
-    ) -> Result<Outcome, DeployError> {
+    fn wait(&self, w: Watched<'_>, progress: &mut dyn Progress) -> Result<Outcome, DeployError> {
+        let Watched {
+            stack_id,
+            stack,
+            operation,
+            mut since,
+            mut seen,
+            mut started,
+        } = w;
         let resume = watch_cmd(stack);
         let fail = |source: CloudError| DeployError::Cloud {
             doing: format!("watching the {} of stack `{stack}`", operation.doing()),
@@ -844,82 +892,87 @@ impl<'a> Deployer<'a> {
             resume: Some(resume.clone()),
         };
         let start = self.clock.now();
-        let deadline = start.add(self.settings.timeout);
+        let deadline = start.plus(self.settings.timeout);
         let mut events: Vec<StackEvent> = Vec::new();
-        // After an update or a delete is requested, the stack may still show its old, settled
-        // status for a moment (`started` is false then): only what follows the operation's
-        // start ends the wait.
         let mut status: Option<StackStatus> = None;
         let mut delay = self.settings.poll;
         loop {
             let mut throttled: Option<CloudError> = None;
-            let info = match self.poll(|| self.backend.describe_stack(stack_id)).map_err(fail)? {
-                Polled::Ok(info) => Some(info),
+            let info = match self
+                .poll(|| self.backend.describe_stack(stack_id))
+                .map_err(fail)?
+            {
+                Polled::Ok(Some(info)) => Some(info),
+                Polled::Ok(None) if operation == Operation::Delete => {
+                    return Ok(Outcome::Completed {
+                        stack: stack.to_string(),
+                        operation,
+                        status: StackStatus::DeleteComplete,
+                        outputs: Vec::new(),
+                    })
+                }
+                Polled::Ok(None) => {
+                    return Err(DeployError::StackVanished {
+                        stack: stack.to_string(),
+                        operation: operation.doing(),
+                    })
+                }
                 Polled::Throttled(e) => {
                     throttled = Some(e);
                     None
                 }
             };
-            // Events after the status, so that a final status comes with every event before it.
-            if throttled.is_none() {
-                match self.poll(|| self.backend.stack_events(stack_id, since)).map_err(fail)? {
-                    Polled::Ok(new) => {
-                        for e in new {
-                            if !seen.insert(e.event_id.clone()) {
-                                continue;
+            // Events after the status, so that a final status comes with every event before
+            // it: a status is judged only in a round whose events were read too.
+            let info = match info {
+                Some(info) => {
+                    match self
+                        .poll(|| self.backend.stack_events(stack_id, since))
+                        .map_err(fail)?
+                    {
+                        Polled::Ok(new) => {
+                            for e in new {
+                                if !seen.insert(e.event_id.clone()) {
+                                    continue;
+                                }
+                                started = true;
+                                since = Some(since.map_or(e.timestamp, |s| s.max(e.timestamp)));
+                                progress.report(ProgressEvent::Event(&e));
+                                events.push(e);
                             }
-                            started = true;
-                            since = Some(since.map_or(e.timestamp, |s| s.max(e.timestamp)));
-                            progress.report(ProgressEvent::Event(&e));
-                            events.push(e);
+                            Some(info)
+                        }
+                        Polled::Throttled(e) => {
+                            throttled = Some(e);
+                            None
                         }
                     }
-                    Polled::Throttled(e) => throttled = Some(e),
                 }
-            }
+                None => None,
+            };
             if let Some(info) = info {
-                match info {
-                    None if operation == Operation::Delete => {
-                        return Ok(Outcome::Completed {
+                if status.as_ref() != Some(&info.status) {
+                    progress.report(ProgressEvent::Status(&info.status));
+                    status = Some(info.status.clone());
+                }
+                started |= info.status.is_in_progress();
+                if let Some(ok) = settled(operation, &info.status).filter(|_| started) {
+                    return Ok(if ok {
+                        Outcome::Completed {
                             stack: stack.to_string(),
                             operation,
-                            status: StackStatus::DeleteComplete,
-                            outputs: Vec::new(),
-                        })
-                    }
-                    None => {
-                        return Err(DeployError::StackVanished {
+                            status: info.status,
+                            outputs: info.outputs,
+                        }
+                    } else {
+                        Outcome::Failed(Failure {
                             stack: stack.to_string(),
-                            operation: operation.doing(),
+                            operation,
+                            causes: root_causes(&events, stack),
+                            status: info.status,
+                            status_reason: info.status_reason,
                         })
-                    }
-                    Some(info) => {
-                        if status.as_ref() != Some(&info.status) {
-                            progress.report(ProgressEvent::Status(&info.status));
-                            status = Some(info.status.clone());
-                        }
-                        started |= info.status.is_in_progress();
-                        if started {
-                            if let Some(ok) = settled(operation, &info.status) {
-                                return Ok(if ok {
-                                    Outcome::Completed {
-                                        stack: stack.to_string(),
-                                        operation,
-                                        status: info.status,
-                                        outputs: info.outputs,
-                                    }
-                                } else {
-                                    Outcome::Failed(Failure {
-                                        stack: stack.to_string(),
-                                        operation,
-                                        causes: root_causes(&events, stack),
-                                        status: info.status,
-                                        status_reason: info.status_reason,
-                                    })
-                                });
-                            }
-                        }
-                    }
+                    });
                 }
             }
             delay = match &throttled {
@@ -969,9 +1022,23 @@ fn settled(operation: Operation, status: &StackStatus) -> Option<bool> {
     match (operation, status) {
         (_, s) if s.is_in_progress() => None,
         (Operation::Create, S::CreateComplete) => Some(true),
-        (Operation::Create, S::CreateFailed | S::RollbackComplete | S::RollbackFailed | S::DeleteComplete | S::DeleteFailed) => Some(false),
+        (
+            Operation::Create,
+            S::CreateFailed
+            | S::RollbackComplete
+            | S::RollbackFailed
+            | S::DeleteComplete
+            | S::DeleteFailed,
+        ) => Some(false),
         (Operation::Update, S::UpdateComplete | S::ImportComplete) => Some(true),
-        (Operation::Update, S::UpdateFailed | S::UpdateRollbackComplete | S::UpdateRollbackFailed | S::ImportRollbackComplete | S::ImportRollbackFailed) => Some(false),
+        (
+            Operation::Update,
+            S::UpdateFailed
+            | S::UpdateRollbackComplete
+            | S::UpdateRollbackFailed
+            | S::ImportRollbackComplete
+            | S::ImportRollbackFailed,
+        ) => Some(false),
         (Operation::Delete, S::DeleteComplete) => Some(true),
         (Operation::Delete, S::DeleteFailed) => Some(false),
         // A settled status of another operation: the one before this one, still showing.

@@ -119,8 +119,7 @@ pub trait CloudBackend {
     /// `DescribeInstances` with the scope as filters; every state.
     fn instances(&self, scope: &InstanceScope) -> Result<Vec<InstanceRecord>, CloudError>;
     fn security_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroupRecord>, CloudError>;
-    fn placement_groups(&self, names: &[String])
-        -> Result<Vec<PlacementGroupRecord>, CloudError>;
+    fn placement_groups(&self, names: &[String]) -> Result<Vec<PlacementGroupRecord>, CloudError>;
     /// `DescribeVpcs` and `DescribeVpcAttribute` (DNS support, DNS hostnames).
     fn vpc(&self, vpc_id: &str) -> Result<Option<VpcRecord>, CloudError>;
     fn subnets(&self, vpc_id: &str) -> Result<Vec<SubnetRecord>, CloudError>;
@@ -151,6 +150,9 @@ pub trait CloudBackend {
 mod tests {
     use super::*;
 
+    mod audit;
+    mod deploy;
+
     #[test]
     fn every_error_class_but_the_aws_messages_has_a_hint() {
         let e = CloudError::AccessDenied {
@@ -162,11 +164,11 @@ mod tests {
             "access denied to ec2:DescribeSecurityGroups: You are not authorized to perform this operation."
         );
         assert!(e.hint().unwrap().contains("ec2:DescribeSecurityGroups"));
-        assert!(CloudError::Throttled {
-            action: "x".into()
+        assert!(CloudError::Throttled { action: "x".into() }.is_retryable());
+        assert!(!CloudError::ExpiredToken {
+            detail: String::new()
         }
         .is_retryable());
-        assert!(!CloudError::ExpiredToken { detail: String::new() }.is_retryable());
         assert!(CloudError::NoCredentials {
             detail: String::new()
         }

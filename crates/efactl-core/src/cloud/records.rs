@@ -15,7 +15,10 @@ pub enum InstanceScope {
     /// Instances tagged `aws:cloudformation:stack-name=NAME` (and those its Auto Scaling
     /// groups launch, which inherit the tag).
     Stack(String),
-    Tag { key: String, value: String },
+    Tag {
+        key: String,
+        value: String,
+    },
     Ids(Vec<String>),
     PlacementGroup(String),
     Vpc(String),
@@ -72,7 +75,10 @@ impl InstanceState {
 
     /// Gone or going: such instances are not part of the cluster any more.
     pub fn is_gone(self) -> bool {
-        matches!(self, InstanceState::ShuttingDown | InstanceState::Terminated)
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
     }
 }
 

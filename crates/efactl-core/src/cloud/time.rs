@@ -22,7 +22,7 @@ impl Timestamp {
         self.0
     }
 
-    pub fn add(self, d: Duration) -> Timestamp {
+    pub fn plus(self, d: Duration) -> Timestamp {
         Timestamp(
             self.0
                 .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
@@ -67,7 +67,11 @@ impl Timestamp {
             if digits == 0 {
                 return None;
             }
-            let padded: String = frac[..digits].chars().chain("000".chars()).take(3).collect();
+            let padded: String = frac[..digits]
+                .chars()
+                .chain("000".chars())
+                .take(3)
+                .collect();
             millis = padded.parse().ok()?;
             rest = &frac[digits..];
         }
@@ -220,7 +224,13 @@ mod tests {
             Timestamp::parse_rfc3339("2016-03-15T21:54:31.809+01:00"),
             Timestamp::parse_rfc3339("2016-03-15T20:54:31.809Z")
         );
-        for bad in ["", "2016-03-15", "2016-13-15T20:54:31Z", "2016-03-15T20:54:31", "x".repeat(30).as_str()] {
+        for bad in [
+            "",
+            "2016-03-15",
+            "2016-13-15T20:54:31Z",
+            "2016-03-15T20:54:31",
+            "x".repeat(30).as_str(),
+        ] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
         }
     }

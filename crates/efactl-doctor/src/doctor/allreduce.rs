@@ -115,12 +115,12 @@ pub fn ring_allreduce(
             plan.push_back((c, reduce, step + 1 < steps));
         }
     }
-    // Chunks waiting to be written (copies: the buffer keeps changing under them), and how
-    // much of the front one is out.
-    let mut outq: std::collections::VecDeque<Vec<u8>> = chunks_of(&segs[rank])
-        .into_iter()
-        .map(|c| buf[c].to_vec())
-        .collect();
+    // Byte ranges of `buf` waiting to be written, and how much of the front one is out. They
+    // are written straight from the buffer: a range is received into again only in the
+    // all-gather, and that data exists only after the ring has carried this rank's write of
+    // the same bytes around (TCP keeps order), so a queued range is never overwritten first.
+    let mut outq: std::collections::VecDeque<std::ops::Range<usize>> =
+        chunks_of(&segs[rank]).into();
     let mut out_off = 0usize;
     let mut got = 0usize;
     next.set_nonblocking(true)?;
@@ -129,8 +129,8 @@ pub fn ring_allreduce(
         while !plan.is_empty() || !outq.is_empty() {
             let mut moved = false;
             // Write what can be written.
-            while let Some(front) = outq.front() {
-                match next.write(&front[out_off..]) {
+            while let Some(front) = outq.front().cloned() {
+                match next.write(&buf[front.start + out_off..front.end]) {
                     Ok(0) => {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::WriteZero,
@@ -140,7 +140,7 @@ pub fn ring_allreduce(
                     Ok(k) => {
                         moved = true;
                         out_off += k;
-                        if out_off == front.len() {
+                        if front.start + out_off == front.end {
                             outq.pop_front();
                             out_off = 0;
                         }
@@ -150,10 +150,16 @@ pub fn ring_allreduce(
                     Err(e) => return Err(e),
                 }
             }
-            // Read what has arrived, chunk by chunk.
+            // Read what has arrived, chunk by chunk: into scratch to be added, or straight
+            // into place in the all-gather.
             while let Some((range, reduce, forward)) = plan.front().cloned() {
                 let want = range.len();
-                match prev.read(&mut scratch[got..want]) {
+                let into: &mut [u8] = if reduce {
+                    &mut scratch[got..want]
+                } else {
+                    &mut buf[range.start + got..range.end]
+                };
+                match prev.read(into) {
                     Ok(0) => {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::UnexpectedEof,
@@ -164,14 +170,11 @@ pub fn ring_allreduce(
                         moved = true;
                         got += k;
                         if got == want {
-                            let dst = &mut buf[range];
                             if reduce {
-                                add_into(dst, &scratch[..want]);
-                            } else {
-                                dst.copy_from_slice(&scratch[..want]);
+                                add_into(&mut buf[range.clone()], &scratch[..want]);
                             }
                             if forward {
-                                outq.push_back(dst.to_vec());
+                                outq.push_back(range);
                             }
                             plan.pop_front();
                             got = 0;
