@@ -21,7 +21,7 @@ use ssh_key::private::{KeypairData, RsaKeypair};
 use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 use std::fmt;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// RSA keys are made this large: OpenSSH's own default is 3072, and older MPI stacks that need
 /// RSA at all are the ones least likely to be upgraded soon.
@@ -210,13 +210,26 @@ pub struct KeyInfo {
 /// Reads a secret's value the way the node bootstrap will, and says whether it would work.
 /// Never fails and never panics, whatever the text.
 pub fn check_secret_value(text: &str) -> SecretState {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
         return SecretState::Malformed(vec![format!(
             "the value is not a JSON object with `{PRIVATE_KEY_FIELD}` and `{PUBLIC_KEY_FIELD}`"
         )]);
     };
-    let field = |name: &str| map.get(name).map(|v| v.as_str());
-    let (private, public) = (field(PRIVATE_KEY_FIELD), field(PUBLIC_KEY_FIELD));
+    // The fields move into wiping strings; whatever else the object holds is wiped before
+    // the parsed tree is dropped.
+    let mut take = |name: &str| match map.remove(name) {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(Some(Zeroizing::new(s))),
+        Some(_) => Some(None),
+    };
+    let (private_text, public_text) = (take(PRIVATE_KEY_FIELD), take(PUBLIC_KEY_FIELD));
+    for v in map.values_mut() {
+        if let serde_json::Value::String(s) = v {
+            s.zeroize();
+        }
+    }
+    let (private, public) = (field_str(&private_text), field_str(&public_text));
     let blank = |v: Option<Option<&str>>| matches!(v, Some(Some(s)) if s.trim().is_empty());
     if blank(private) && blank(public) {
         return SecretState::Placeholder;
@@ -268,6 +281,11 @@ pub fn check_secret_value(text: &str) -> SecretState {
         (true, None) => SecretState::Malformed(vec![format!("`{PRIVATE_KEY_FIELD}` is missing")]),
         (false, _) => SecretState::Malformed(problems),
     }
+}
+
+/// A field as read: absent, not a string, or its text.
+fn field_str(f: &Option<Option<Zeroizing<String>>>) -> Option<Option<&str>> {
+    f.as_ref().map(|v| v.as_ref().map(|s| s.as_str()))
 }
 
 /// Base64 as the bootstrap's `base64 -d` reads it: line breaks and spaces are tolerated.

@@ -22,7 +22,7 @@ use super::records::*;
 use super::CloudBackend;
 use super::CloudError;
 use crate::catalog::{Catalog, EnisPerCard, InstanceType};
-use crate::keys::{check_secret_value, SecretState};
+use crate::keys::{check_secret_value, SecretState, SecretText};
 use crate::model::*;
 use crate::net::Cidr;
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,12 +84,64 @@ pub struct LiveState {
     pub notes: Vec<String>,
 }
 
-/// Reads what the instances in scope use. Fails on the first call that fails, except for
+/// How many reads [`collect`] has in flight at once.
+pub const READ_CONCURRENCY: usize = 8;
+
+/// One read of [`collect`]'s second round.
+enum Read {
+    Vpc(Option<VpcRecord>),
+    Subnets(Vec<SubnetRecord>),
+    RouteTables(Vec<RouteTableRecord>),
+    Endpoints(Vec<VpcEndpointRecord>),
+    Acls(Vec<NetworkAclRecord>),
+    PlacementGroups(Vec<PlacementGroupRecord>),
+    Types(Result<Vec<InstanceTypeRecord>, CloudError>),
+    Secret(
+        String,
+        Option<SecretRecord>,
+        Option<Result<SecretText, CloudError>>,
+    ),
+}
+
+type Job<'a> = Box<dyn FnOnce() -> Result<Read, CloudError> + Send + 'a>;
+
+/// Runs independent reads at most [`READ_CONCURRENCY`] at a time, and returns their answers
+/// in the order given (so the first error is always the same one).
+fn run_all(jobs: Vec<Job<'_>>) -> Result<Vec<Read>, CloudError> {
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter().peekable();
+    while jobs.peek().is_some() {
+        let batch: Vec<Job<'_>> = jobs.by_ref().take(READ_CONCURRENCY).collect();
+        let answers: Vec<Result<Read, CloudError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch.into_iter().map(|job| scope.spawn(job)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(CloudError::Other {
+                            action: "audit".into(),
+                            message: "a read panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        for a in answers {
+            out.push(a?);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads what the instances in scope use: the instances first, then (concurrently, at most
+/// [`READ_CONCURRENCY`] at once) their VPCs' subnets, route tables, endpoints and ACLs, their
+/// placement groups and instance types and the MPI secret, then the security groups of the
+/// instances and the endpoints. Fails on the first call that fails, except for
 /// `DescribeInstanceTypes` (the bundled catalog stands in) and the secret's value (the
 /// secret's existence is still checked): an audit that silently skipped security groups
 /// would report a broken cluster as clean.
 pub fn collect(
-    backend: &dyn CloudBackend,
+    backend: &(dyn CloudBackend + Sync),
     request: &AuditRequest,
 ) -> Result<LiveState, CloudError> {
     let mut st = LiveState {
@@ -108,16 +160,90 @@ pub fn collect(
     if let InstanceScope::Vpc(v) = &request.scope {
         vpc_ids.insert(v.clone());
     }
+    let pgs: Vec<String> = st
+        .instances
+        .iter()
+        .filter_map(|i| i.placement_group.clone())
+        .chain(match &request.scope {
+            InstanceScope::PlacementGroup(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let types: Vec<String> = st
+        .instances
+        .iter()
+        .map(|i| i.instance_type.clone())
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+
+    let mut jobs: Vec<Job<'_>> = Vec::new();
     for vpc in &vpc_ids {
-        if let Some(v) = backend.vpc(vpc)? {
-            st.vpcs.push(v);
-        }
-        st.subnets.extend(backend.subnets(vpc)?);
-        st.route_tables.extend(backend.route_tables(vpc)?);
-        st.endpoints.extend(backend.vpc_endpoints(vpc)?);
-        st.network_acls.extend(backend.network_acls(vpc)?);
+        jobs.push(Box::new(move || backend.vpc(vpc).map(Read::Vpc)));
+        jobs.push(Box::new(move || backend.subnets(vpc).map(Read::Subnets)));
+        jobs.push(Box::new(move || {
+            backend.route_tables(vpc).map(Read::RouteTables)
+        }));
+        jobs.push(Box::new(move || {
+            backend.vpc_endpoints(vpc).map(Read::Endpoints)
+        }));
+        jobs.push(Box::new(move || backend.network_acls(vpc).map(Read::Acls)));
     }
-    let group_ids: BTreeSet<String> = st
+    if !pgs.is_empty() {
+        let pgs = &pgs;
+        jobs.push(Box::new(move || {
+            backend.placement_groups(pgs).map(Read::PlacementGroups)
+        }));
+    }
+    if !types.is_empty() {
+        let types = &types;
+        jobs.push(Box::new(move || {
+            Ok(Read::Types(backend.instance_types(types)))
+        }));
+    }
+    if let Some(secret) = &request.mpi_secret {
+        jobs.push(Box::new(move || {
+            let record = backend.describe_secret(secret)?;
+            let value = record.as_ref().map(|r| backend.secret_value(&r.arn));
+            Ok(Read::Secret(secret.clone(), record, value))
+        }));
+    }
+    for read in run_all(jobs)? {
+        match read {
+            Read::Vpc(v) => st.vpcs.extend(v),
+            Read::Subnets(v) => st.subnets.extend(v),
+            Read::RouteTables(v) => st.route_tables.extend(v),
+            Read::Endpoints(v) => st.endpoints.extend(v),
+            Read::Acls(v) => st.network_acls.extend(v),
+            Read::PlacementGroups(v) => st.placement_groups = v,
+            Read::Types(Ok(v)) => st.instance_types = v,
+            Read::Types(Err(e)) => st.notes.push(format!(
+                "DescribeInstanceTypes failed ({e}); efactl's bundled instance catalog stands in"
+            )),
+            Read::Secret(requested, record, value) => {
+                let state = match (&record, value) {
+                    (Some(_), Some(Ok(text))) => Some(check_secret_value(text.expose())),
+                    (Some(r), Some(Err(e))) => {
+                        st.notes.push(format!(
+                            "the value of secret `{}` could not be read ({e}), so whether it holds a usable key was not checked",
+                            r.name
+                        ));
+                        None
+                    }
+                    _ => None,
+                };
+                st.mpi_secret = Some(MpiSecretRead {
+                    requested,
+                    record,
+                    state,
+                });
+            }
+        }
+    }
+
+    let group_ids: Vec<String> = st
         .instances
         .iter()
         .flat_map(|i| i.network_interfaces.iter().flat_map(|n| n.groups.iter()))
@@ -128,58 +254,11 @@ pub fn collect(
                 .flat_map(|e| e.groups.iter()),
         )
         .cloned()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
         .collect();
     if !group_ids.is_empty() {
-        let ids: Vec<String> = group_ids.into_iter().collect();
-        st.security_groups = backend.security_groups(&ids)?;
-    }
-    let pgs: BTreeSet<String> = st
-        .instances
-        .iter()
-        .filter_map(|i| i.placement_group.clone())
-        .chain(match &request.scope {
-            InstanceScope::PlacementGroup(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
-    if !pgs.is_empty() {
-        let names: Vec<String> = pgs.into_iter().collect();
-        st.placement_groups = backend.placement_groups(&names)?;
-    }
-    let types: BTreeSet<String> = st
-        .instances
-        .iter()
-        .map(|i| i.instance_type.clone())
-        .collect();
-    if !types.is_empty() {
-        let names: Vec<String> = types.into_iter().collect();
-        match backend.instance_types(&names) {
-            Ok(t) => st.instance_types = t,
-            Err(e) => st.notes.push(format!(
-                "DescribeInstanceTypes failed ({e}); efactl's bundled instance catalog stands in"
-            )),
-        }
-    }
-    if let Some(secret) = &request.mpi_secret {
-        let record = backend.describe_secret(secret)?;
-        let state = match &record {
-            None => None,
-            Some(r) => match backend.secret_value(&r.arn) {
-                Ok(text) => Some(check_secret_value(text.expose())),
-                Err(e) => {
-                    st.notes.push(format!(
-                        "the value of secret `{}` could not be read ({e}), so whether it holds a usable key was not checked",
-                        r.name
-                    ));
-                    None
-                }
-            },
-        };
-        st.mpi_secret = Some(MpiSecretRead {
-            requested: secret.clone(),
-            record,
-            state,
-        });
+        st.security_groups = backend.security_groups(&group_ids)?;
     }
     Ok(st)
 }

@@ -25,6 +25,21 @@ use std::time::Duration;
 /// be uploaded to S3 and passed by URL.
 pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
+/// The stack a cluster deploys as: named after the cluster, its CloudFormation template as
+/// JSON (what `GetTemplate` hands back to compare), tagged `efactl:cluster` so that `audit
+/// --tag efactl:cluster=NAME` finds everything it made.
+pub fn cluster_stack(
+    cluster: &crate::model::Cluster,
+    catalog: &crate::catalog::Catalog,
+) -> Result<StackTemplate, crate::render::RenderError> {
+    let template = crate::render::cfn::template(cluster, catalog)?;
+    let mut stack = StackTemplate::new(cluster.name.clone(), &template);
+    stack
+        .tags
+        .insert("efactl:cluster".into(), cluster.name.clone());
+    Ok(stack)
+}
+
 /// How long and how often to wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitSettings {

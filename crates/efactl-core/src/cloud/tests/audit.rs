@@ -740,3 +740,129 @@ fn a_type_the_catalog_does_not_know_is_taken_from_the_api() {
     assert_eq!(t.accelerator.as_deref(), Some("nvidia-h100"));
     assert!(t.cluster_placement);
 }
+
+/// A backend whose reads take a moment, counting how many are in flight.
+struct Slow {
+    inner: FakeBackend,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl Slow {
+    fn track<T>(&self, f: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let out = f();
+        self.in_flight.fetch_sub(1, SeqCst);
+        out
+    }
+}
+
+impl CloudBackend for Slow {
+    fn describe_stack(&self, s: &str) -> Result<Option<StackInfo>, CloudError> {
+        self.inner.describe_stack(s)
+    }
+    fn stack_template(&self, s: &str) -> Result<String, CloudError> {
+        self.inner.stack_template(s)
+    }
+    fn create_stack(&self, t: &StackTemplate) -> Result<String, CloudError> {
+        self.inner.create_stack(t)
+    }
+    fn create_change_set(&self, t: &StackTemplate, n: &str) -> Result<String, CloudError> {
+        self.inner.create_change_set(t, n)
+    }
+    fn describe_change_set(&self, c: &str) -> Result<ChangeSet, CloudError> {
+        self.inner.describe_change_set(c)
+    }
+    fn execute_change_set(&self, c: &str) -> Result<(), CloudError> {
+        self.inner.execute_change_set(c)
+    }
+    fn delete_change_set(&self, c: &str) -> Result<(), CloudError> {
+        self.inner.delete_change_set(c)
+    }
+    fn delete_stack(&self, s: &str) -> Result<(), CloudError> {
+        self.inner.delete_stack(s)
+    }
+    fn stack_events(&self, s: &str, t: Option<Timestamp>) -> Result<Vec<StackEvent>, CloudError> {
+        self.inner.stack_events(s, t)
+    }
+    fn instances(&self, s: &InstanceScope) -> Result<Vec<InstanceRecord>, CloudError> {
+        self.track(|| self.inner.instances(s))
+    }
+    fn security_groups(&self, i: &[String]) -> Result<Vec<SecurityGroupRecord>, CloudError> {
+        self.track(|| self.inner.security_groups(i))
+    }
+    fn placement_groups(&self, n: &[String]) -> Result<Vec<PlacementGroupRecord>, CloudError> {
+        self.track(|| self.inner.placement_groups(n))
+    }
+    fn vpc(&self, v: &str) -> Result<Option<VpcRecord>, CloudError> {
+        self.track(|| self.inner.vpc(v))
+    }
+    fn subnets(&self, v: &str) -> Result<Vec<SubnetRecord>, CloudError> {
+        self.track(|| self.inner.subnets(v))
+    }
+    fn route_tables(&self, v: &str) -> Result<Vec<RouteTableRecord>, CloudError> {
+        self.track(|| self.inner.route_tables(v))
+    }
+    fn vpc_endpoints(&self, v: &str) -> Result<Vec<VpcEndpointRecord>, CloudError> {
+        self.track(|| self.inner.vpc_endpoints(v))
+    }
+    fn network_acls(&self, v: &str) -> Result<Vec<NetworkAclRecord>, CloudError> {
+        self.track(|| self.inner.network_acls(v))
+    }
+    fn instance_types(&self, n: &[String]) -> Result<Vec<InstanceTypeRecord>, CloudError> {
+        self.track(|| self.inner.instance_types(n))
+    }
+    fn describe_secret(&self, s: &str) -> Result<Option<SecretRecord>, CloudError> {
+        self.track(|| self.inner.describe_secret(s))
+    }
+    fn secret_value(&self, s: &str) -> Result<crate::keys::SecretText, CloudError> {
+        self.inner.secret_value(s)
+    }
+    fn create_secret(
+        &self,
+        n: &str,
+        v: &crate::keys::SecretText,
+        k: Option<&str>,
+        t: &BTreeMap<String, String>,
+    ) -> Result<String, CloudError> {
+        self.inner.create_secret(n, v, k, t)
+    }
+    fn put_secret_value(&self, s: &str, v: &crate::keys::SecretText) -> Result<(), CloudError> {
+        self.inner.put_secret_value(s, v)
+    }
+}
+
+#[test]
+fn reads_run_concurrently_within_the_bound() {
+    // Nodes in three VPCs: 15 VPC reads, the placement group and the instance types at once.
+    let mut live = healthy();
+    for (n, vpc) in ["vpc-1a2b3c4d", "vpc-5e6f7a8b"].iter().enumerate() {
+        let mut i = p5(
+            &format!("i-0aaaaaaaaaaaaaa{n}"),
+            "10.1.0.10",
+            SUBNET,
+            "us-east-1a",
+        );
+        i.vpc_id = Some(vpc.to_string());
+        live.instances.push(i);
+    }
+    let slow = Slow {
+        inner: FakeBackend::with_live(live),
+        in_flight: Default::default(),
+        most: Default::default(),
+    };
+    let state = collect(&slow, &request()).unwrap();
+    assert_eq!(state.instances.len(), 4);
+    assert_eq!(
+        state.vpcs.len(),
+        1,
+        "only the healthy VPC is described in the fake"
+    );
+    // Thread start-up on a loaded machine may keep a batch from overlapping fully, so only
+    // the bound is exact.
+    let most = slow.most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(most > 1 && most <= READ_CONCURRENCY, "{most} reads at once");
+}
