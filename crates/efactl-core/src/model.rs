@@ -397,22 +397,8 @@ impl Cluster {
         port: Option<u16>,
         groups_only: bool,
     ) -> bool {
-        let matches_peer = |peer: &Peer, side: &Side<'_>| side.is_peer(peer, groups_only);
-        let egress_ok = from.groups.iter().any(|g| {
-            self.security_group(g).is_some_and(|sg| {
-                sg.egress
-                    .iter()
-                    .any(|r| r.covers(protocol, port) && matches_peer(&r.peer, &to))
-            })
-        });
-        let ingress_ok = to.groups.iter().any(|g| {
-            self.security_group(g).is_some_and(|sg| {
-                sg.ingress
-                    .iter()
-                    .any(|r| r.covers(protocol, port) && matches_peer(&r.peer, &from))
-            })
-        });
-        egress_ok && ingress_ok
+        self.egress_allows(from, to, protocol, port, groups_only)
+            && self.ingress_allows(from, to, protocol, port, groups_only)
     }
 }
 
@@ -431,7 +417,7 @@ impl Cluster {
             self.security_group(g).is_some_and(|sg| {
                 sg.egress
                     .iter()
-                    .any(|r| r.covers(protocol, port) && peer_matches(&r.peer, &to, groups_only))
+                    .any(|r| r.covers(protocol, port) && to.is_peer(&r.peer, groups_only))
             })
         })
     }
@@ -449,15 +435,10 @@ impl Cluster {
             self.security_group(g).is_some_and(|sg| {
                 sg.ingress
                     .iter()
-                    .any(|r| r.covers(protocol, port) && peer_matches(&r.peer, &from, groups_only))
+                    .any(|r| r.covers(protocol, port) && from.is_peer(&r.peer, groups_only))
             })
         })
     }
-}
-
-fn peer_matches(peer: &Peer, side: &Side<'_>, groups_only: bool) -> bool {
-    // One definition of a peer match, so the halves agree with `allows`.
-    side.is_peer(peer, groups_only)
 }
 
 /// `com.amazonaws.us-east-1.ecr.dkr` -> `ecr.dkr`; short names pass through.
