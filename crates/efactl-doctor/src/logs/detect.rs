@@ -528,8 +528,13 @@ fn ofi(b: &str) -> Event<'_> {
     if b.starts_with("GDR disabled on GDR-supported instance type") {
         return Event::GdrOff(GdrOff::DisabledOnSupported);
     }
-    if b.starts_with("Need to force simple protocol") {
-        return Event::GdrOff(GdrOff::ForceSimple);
+    if let Some(reason) = b.strip_prefix("Need to force simple protocol") {
+        // `: GDR not supported` means GPUDirect RDMA is off; other reasons (1.16.2 on p4d: `: byte
+        // delivery ordering not supported`) only mean the plugin sets NCCL_PROTO.
+        if reason.contains("GDR") || reason.trim().is_empty() {
+            return Event::GdrOff(GdrOff::ForceSimple);
+        }
+        return Event::PluginSetEnv("NCCL_PROTO");
     }
     if b.starts_with("Could not disable CUDA API usage for HMEM") {
         return Event::GdrOff(GdrOff::HmemCudaApi);
@@ -554,6 +559,21 @@ fn ofi(b: &str) -> Event<'_> {
     }
     if b.contains("requires at least libfabric version") {
         return Event::InitFailed(InitFailure::LibfabricTooOld);
+    }
+    if let Some(v) = b
+        .strip_prefix("Adding ")
+        .filter(|v| v.ends_with(" to environment"))
+    {
+        // Recent plugins (seen with 1.16.2, 1.18.0): `Adding NCCL_BUFFSIZE=8388608 to environment`.
+        let name = v.split('=').next().unwrap_or("");
+        if !name.is_empty()
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+        {
+            return Event::PluginSetEnv(name);
+        }
+        return Event::NcclLike;
     }
     if let Some(v) = b.strip_prefix("Setting ") {
         // `Setting NCCL_PROTO to simple`, `Setting FI_EFA_FORK_SAFE environment variable to 1`,
@@ -1473,6 +1493,16 @@ mod tests {
         assert_eq!(
             ev(&info("NET/OFI Setting provider_filter to efa")),
             Event::NcclLike
+        );
+        assert_eq!(
+            ev(&info("NET/OFI Adding NCCL_BUFFSIZE=8388608 to environment")),
+            Event::PluginSetEnv("NCCL_BUFFSIZE")
+        );
+        assert_eq!(
+            ev(&info(
+                "NET/OFI Need to force simple protocol: byte delivery ordering not supported"
+            )),
+            Event::PluginSetEnv("NCCL_PROTO")
         );
         assert_eq!(
             ev(&info(
