@@ -106,35 +106,3 @@ fn every_log_yields_its_diagnosis() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
-
-/// The report of one corpus file, for looking at by hand:
-/// `cargo test -p efactl-doctor --test corpus show -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn show() {
-    for (path, side) in corpus() {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("?")
-            .to_string();
-        let a = analyze(
-            &name,
-            std::fs::File::open(&path).expect("opens"),
-            Options {
-                instance_type: side.instance_type.clone(),
-            },
-        );
-        println!(
-            "== {name} [{} expect {:?}] -> {} {:?}: {}",
-            side.verdict,
-            side.expect,
-            a.verdict.status.as_str(),
-            a.verdict.rule,
-            a.verdict.cause
-        );
-        for f in &a.findings {
-            println!("   {} {}: {}", f.rule, f.severity, f.message);
-        }
-    }
-}
