@@ -39,3 +39,9 @@ if [[ $quick -eq 0 ]]; then
   step "fuzz smoke run (NCCL log analyzer, 20 s)"
   scripts/fuzz.sh nccl_log 20
 fi
+
+# One closing line for CI's summary: the totals of every cargo test binary above.
+passed=$(grep -E '^test result:' target/test.log | awk '{s += $4} END {print s + 0}')
+failed=$(grep -E '^test result:' target/test.log | awk '{s += $6} END {print s + 0}')
+echo
+echo "tests: $passed passed, $failed failed"
