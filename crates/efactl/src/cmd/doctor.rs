@@ -63,6 +63,9 @@ pub struct Args {
     /// Timed all-reduce iterations per size.
     #[arg(long, default_value_t = 5)]
     pub iters: usize,
+    /// All-reduce pipelining unit (bytes; K, M suffixes).
+    #[arg(long, value_parser = parse_size, default_value = "256K")]
+    pub chunk: usize,
     /// Read /sys, /proc and /dev under this directory (fixture trees).
     #[arg(long, default_value = "/")]
     pub sysroot: PathBuf,
@@ -176,6 +179,7 @@ fn config(
     cfg.max_rounds = args.pairs;
     cfg.allreduce_sizes = args.sizes.clone();
     cfg.allreduce_iters = args.iters.max(1);
+    cfg.chunk = args.chunk;
     cfg.sysroot = args.sysroot.clone();
     cfg.instance_type = args.instance_type.clone();
     cfg.use_imds = args.instance_type.is_none();
