@@ -690,7 +690,8 @@ json_opt() {
 write_status() {
   local rc=$1 result=ok first=1 name tmp
   ((rc == 0)) || result=failed
-  tmp=$(mktemp "$STATUS_FILE.XXXXXX")
+  # A temporary file beside the target (same file system, so the rename below is atomic).
+  tmp=$(mktemp -p "$(dirname "$STATUS_FILE")")
   {
     printf '{\n'
     printf '  "schemaVersion": 1,\n'
@@ -751,7 +752,7 @@ trap 'LAST_COMMAND=$BASH_COMMAND' ERR
 put_file() {
   local path=$1 mode=$2 owner=${3:-} tmp
   mkdir -p "$(dirname "$path")"
-  tmp=$(mktemp "$path.efactl.XXXXXX")
+  tmp=$(mktemp -p "$(dirname "$path")")
   cat >"$tmp"
   # sha256sum rather than cmp: coreutils is on every image, diffutils not on minimal ones.
   if [[ -f $path && $(sha256sum <"$tmp") == "$(sha256sum <"$path")" ]]; then
@@ -789,7 +790,7 @@ EFA_INSTALLER_BASE_URL=https://efa-installer.amazonaws.com
 install_efa_software() {
   local work tarball name
   name=aws-efa-installer-$EFA_INSTALLER_VERSION.tar.gz
-  work=$(mktemp -d "${TMPDIR:-/tmp}/efactl-efa.XXXXXX")
+  work=$(mktemp -d)
   CLEANUP+=("$work")
   tarball=$work/$name
   if [[ -n $EFA_INSTALLER_S3_URI ]]; then
