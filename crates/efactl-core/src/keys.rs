@@ -322,7 +322,14 @@ fn parse_private(b64: &str, problems: &mut Vec<String>) -> Option<PrivateKey> {
         ));
         return None;
     }
-    match PrivateKey::from_openssh(trimmed) {
+    // OpenSSH reads its key files whatever their line width; ssh-key insists on OpenSSH's own
+    // 70 columns, and Python's `cryptography` and Go's x/crypto write 64. Rewrap and retry.
+    let parsed = PrivateKey::from_openssh(trimmed).or_else(|e| {
+        rewrap_openssh(trimmed)
+            .and_then(|t| PrivateKey::from_openssh(t.as_str()).ok())
+            .ok_or(e)
+    });
+    match parsed {
         Ok(k) if k.is_encrypted() => {
             problems.push(format!(
                 "`{PRIVATE_KEY_FIELD}` is protected by a passphrase: the nodes cannot use it unattended"
@@ -337,6 +344,26 @@ fn parse_private(b64: &str, problems: &mut Vec<String>) -> Option<PrivateKey> {
             None
         }
     }
+}
+
+/// The key file with its Base64 body rewrapped at 70 columns, the width ssh-key expects.
+fn rewrap_openssh(text: &str) -> Option<Zeroizing<String>> {
+    const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    const END: &str = "-----END OPENSSH PRIVATE KEY-----";
+    let body = text.strip_prefix(BEGIN)?;
+    let end = body.find(END)?;
+    let b64: Zeroizing<String> =
+        Zeroizing::new(body[..end].chars().filter(|c| !c.is_whitespace()).collect());
+    let mut out = Zeroizing::new(String::with_capacity(b64.len() + b64.len() / 70 + 80));
+    out.push_str(BEGIN);
+    out.push('\n');
+    for chunk in b64.as_bytes().chunks(70) {
+        out.push_str(std::str::from_utf8(chunk).ok()?);
+        out.push('\n');
+    }
+    out.push_str(END);
+    out.push('\n');
+    Some(out)
 }
 
 fn parse_public(b64: &str, problems: &mut Vec<String>) -> Option<PublicKey> {
@@ -555,6 +582,32 @@ mod tests {
             check_secret_value(&v.to_string()),
             SecretState::Populated(_)
         ));
+    }
+
+    #[test]
+    fn keys_wrapped_at_64_columns_are_read_as_openssh_reads_them() {
+        // Python's `cryptography` and Go's x/crypto wrap the OpenSSH body at 64 columns.
+        let pair = generate(KeyKind::Ed25519, "py").unwrap();
+        let pem = pair.private.to_openssh(LineEnding::LF).unwrap();
+        let lines: Vec<&str> = pem.lines().collect();
+        let body: String = lines[1..lines.len() - 1].concat();
+        let mut wrapped = format!("{}\n", lines[0]);
+        for c in body.as_bytes().chunks(64) {
+            wrapped.push_str(std::str::from_utf8(c).unwrap());
+            wrapped.push('\n');
+        }
+        wrapped.push_str(lines[lines.len() - 1]);
+        wrapped.push('\n');
+        assert!(PrivateKey::from_openssh(&wrapped).is_err(), "ssh-key alone refuses it");
+        let value = format!(
+            "{{\"{PRIVATE_KEY_FIELD}\":\"{}\",\"{PUBLIC_KEY_FIELD}\":\"{}\"}}",
+            Base64::encode_string(wrapped.as_bytes()),
+            Base64::encode_string(pair.public_line().as_bytes())
+        );
+        match check_secret_value(&value) {
+            SecretState::Populated(info) => assert_eq!(info.fingerprint, pair.fingerprint()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -39,6 +39,16 @@ enum Command {
     /// NCCL logs: `efactl nccl analyze FILE...` explains NCCL, aws-ofi-nccl, libfabric,
     /// torch.distributed and nccl-tests output.
     Nccl(cmd::nccl::Args),
+    /// Create or update the cluster's CloudFormation stack, with a plan and progress.
+    Deploy(cmd::deploy::Args),
+    /// The stack, its resources and its nodes (zone, placement group, EFA, bootstrap).
+    Status(cmd::status::Args),
+    /// Delete the cluster's stack and wait (requires --yes).
+    Destroy(cmd::destroy::Args),
+    /// Read a live account into the same model and run the same rules: why NCCL times out.
+    Audit(Box<cmd::audit::Args>),
+    /// The MPI SSH key pair in Secrets Manager: `keys create`, `keys check`.
+    Keys(cmd::keys::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +62,11 @@ fn main() -> ExitCode {
         Command::Doctor(a) => cmd::doctor::run(*a, color),
         Command::Render(a) => cmd::render::run(a, color),
         Command::Nccl(a) => cmd::nccl::run(a, color),
+        Command::Deploy(a) => cmd::deploy::run(a, color),
+        Command::Status(a) => cmd::status::run(a, color),
+        Command::Destroy(a) => cmd::destroy::run(a, color),
+        Command::Audit(a) => cmd::audit::run(*a, color),
+        Command::Keys(a) => cmd::keys::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

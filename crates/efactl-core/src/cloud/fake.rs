@@ -128,6 +128,7 @@ struct State {
     failures: Vec<(String, CloudError, u32)>,
     scripts: HashMap<(String, &'static str), VecDeque<Step>>,
     live: LiveState,
+    consoles: BTreeMap<String, String>,
     secrets: BTreeMap<String, (SecretRecord, Option<SecretText>)>,
     aws_time: i64,
     serial: u32,
@@ -213,6 +214,11 @@ impl FakeBackend {
         // Event times start where the DescribeStackEvents example of the API reference does.
         f.with(|s| s.aws_time = 1_458_075_240_000);
         f
+    }
+
+    /// What `GetConsoleOutput` answers for an instance.
+    pub fn set_console(&self, instance: &str, text: &str) {
+        self.with(|s| s.consoles.insert(instance.to_string(), text.to_string()));
     }
 
     /// An account whose audit reads answer from `live`.
@@ -609,6 +615,37 @@ impl CloudBackend for FakeBackend {
         })
     }
 
+    fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, CloudError> {
+        self.enter("stack_resources")?;
+        self.with(|s| {
+            let i = s.find(stack).ok_or_else(|| CloudError::Validation {
+                action: "cloudformation:DescribeStackResources".into(),
+                message: format!("Stack with id {stack} does not exist"),
+            })?;
+            let st = &s.stacks[i];
+            // The latest event of each resource is its status.
+            let mut latest: BTreeMap<&str, &StackEvent> = BTreeMap::new();
+            for e in st.events.iter().filter(|e| !e.is_stack(&st.name)) {
+                latest.insert(e.logical_id.as_str(), e);
+            }
+            Ok(resources(&st.body)
+                .iter()
+                .map(|(id, v)| {
+                    let e = latest.get(id.as_str());
+                    StackResource {
+                        logical_id: id.clone(),
+                        physical_id: e.and_then(|e| e.physical_id.clone()),
+                        resource_type: resource_type(v),
+                        status: e
+                            .map(|e| e.status.clone())
+                            .unwrap_or(ResourceStatus::CreateComplete),
+                        reason: e.and_then(|e| e.reason.clone()),
+                    }
+                })
+                .collect())
+        })
+    }
+
     fn instances(&self, scope: &InstanceScope) -> Result<Vec<InstanceRecord>, CloudError> {
         self.enter("instances")?;
         Ok(self.with(|s| {
@@ -618,6 +655,7 @@ impl CloudBackend for FakeBackend {
                 .filter(|i| match scope {
                     InstanceScope::Stack(n) => {
                         i.tags.get("aws:cloudformation:stack-name") == Some(n)
+                            || i.tags.get("efactl:cluster") == Some(n)
                     }
                     InstanceScope::Tag { key, value } => i.tags.get(key) == Some(value),
                     InstanceScope::Ids(ids) => ids.contains(&i.id),
@@ -714,6 +752,18 @@ impl CloudBackend for FakeBackend {
                 .iter()
                 .filter(|t| names.contains(&t.name))
                 .cloned()
+                .collect()
+        }))
+    }
+
+    fn console_outputs(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, Option<String>)>, CloudError> {
+        self.enter("console_outputs")?;
+        Ok(self.with(|s| {
+            ids.iter()
+                .map(|i| (i.clone(), s.consoles.get(i).cloned()))
                 .collect()
         }))
     }

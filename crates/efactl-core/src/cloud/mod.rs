@@ -24,6 +24,7 @@ pub mod deploy;
 pub mod fake;
 pub mod records;
 pub mod stack;
+pub mod status;
 pub mod time;
 
 pub use records::*;
@@ -39,6 +40,13 @@ pub enum CloudError {
     /// No credentials anywhere in the chain (flags, environment, profile, SSO, IMDS).
     #[error("no AWS credentials found ({detail})")]
     NoCredentials { detail: String },
+    /// Credentials were found but AWS does not accept them (`InvalidClientTokenId`,
+    /// `AuthFailure`, `SignatureDoesNotMatch`, `UnrecognizedClientException`).
+    #[error("AWS rejected the credentials ({detail})")]
+    CredentialsRejected { detail: String },
+    /// No region from `--region`, `AWS_REGION` or the profile.
+    #[error("no AWS region is configured")]
+    NoRegion,
     /// `ExpiredToken`, `ExpiredTokenException`, `RequestExpired`, or an SSO session that
     /// has run out.
     #[error("the AWS credentials have expired ({detail})")]
@@ -75,6 +83,8 @@ impl CloudError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             CloudError::NoCredentials { .. } => "efactl uses the AWS CLI's credential chain: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or run `aws configure` / `aws sso login`".into(),
+            CloudError::CredentialsRejected { .. } => "the access key is wrong or deactivated, or belongs to another partition; `aws sts get-caller-identity` with the same profile tells".into(),
+            CloudError::NoRegion => "pass --region, set AWS_REGION, or set `region` in the profile (`aws configure`)".into(),
             CloudError::ExpiredToken { .. } => "refresh them (`aws sso login`, or new temporary credentials) and run the command again".into(),
             CloudError::AccessDenied { action, .. } => format!("the identity in use needs `{action}`; `aws sts get-caller-identity` shows which identity that is"),
             CloudError::Throttled { .. } => "AWS is rate-limiting this account; wait a minute and run the command again".into(),
@@ -114,6 +124,9 @@ pub trait CloudBackend {
         since: Option<Timestamp>,
     ) -> Result<Vec<StackEvent>, CloudError>;
 
+    /// `DescribeStackResources`: the stack's resources and their status.
+    fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, CloudError>;
+
     // Audit reads.
 
     /// `DescribeInstances` with the scope as filters; every state.
@@ -127,6 +140,10 @@ pub trait CloudBackend {
     fn vpc_endpoints(&self, vpc_id: &str) -> Result<Vec<VpcEndpointRecord>, CloudError>;
     fn network_acls(&self, vpc_id: &str) -> Result<Vec<NetworkAclRecord>, CloudError>;
     fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceTypeRecord>, CloudError>;
+    /// `GetConsoleOutput` (`Latest`) of each instance, decoded from base64, in the order
+    /// given; `None` where the instance has printed nothing yet. `status` reads the node
+    /// bootstrap's result from it.
+    fn console_outputs(&self, ids: &[String]) -> Result<Vec<(String, Option<String>)>, CloudError>;
 
     // Secrets (`keys` and the audit of the MPI key).
 

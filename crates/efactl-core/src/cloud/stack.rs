@@ -267,6 +267,16 @@ pub struct StackInfo {
     pub last_updated: Option<Timestamp>,
 }
 
+/// One resource of `DescribeStackResources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    pub status: ResourceStatus,
+    pub reason: Option<String>,
+}
+
 /// One line of `DescribeStackEvents`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackEvent {

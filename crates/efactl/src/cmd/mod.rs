@@ -1,7 +1,13 @@
+pub mod audit;
+pub mod aws;
 pub mod check;
+pub mod deploy;
+pub mod destroy;
 pub mod doctor;
 pub mod explain;
 pub mod init;
+pub mod keys;
 pub mod nccl;
 pub mod render;
 pub mod rules;
+pub mod status;

@@ -815,6 +815,12 @@ impl CloudBackend for Slow {
     fn instance_types(&self, n: &[String]) -> Result<Vec<InstanceTypeRecord>, CloudError> {
         self.track(|| self.inner.instance_types(n))
     }
+    fn stack_resources(&self, s: &str) -> Result<Vec<StackResource>, CloudError> {
+        self.inner.stack_resources(s)
+    }
+    fn console_outputs(&self, i: &[String]) -> Result<Vec<(String, Option<String>)>, CloudError> {
+        self.track(|| self.inner.console_outputs(i))
+    }
     fn describe_secret(&self, s: &str) -> Result<Option<SecretRecord>, CloudError> {
         self.track(|| self.inner.describe_secret(s))
     }

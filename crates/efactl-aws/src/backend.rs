@@ -1,0 +1,730 @@
+//! [`AwsBackend`]: efactl-core's [`CloudBackend`] over the AWS SDK for Rust.
+//!
+//! One tokio runtime per backend; each trait method blocks on it. Every list call is paged
+//! to the end. Calls that split into independent requests (instances by id, security groups,
+//! instance types: a few dozen ids per request) run concurrently, at most
+//! [`AwsOptions::concurrency`] at once; core's `audit::collect` runs the reads of different
+//! kinds concurrently on top of that. Throttling is retried by the SDK (standard mode,
+//! exponential backoff with jitter); what is still throttled after that reaches the caller as
+//! [`CloudError::Throttled`], which the deploy orchestration retries on its own clock.
+
+use crate::convert;
+use crate::error::{map, service_code};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation as cfn;
+use aws_sdk_ec2 as ec2;
+use aws_sdk_secretsmanager as sm;
+use efactl_core::cloud::*;
+use efactl_core::keys::SecretText;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// Ids per `DescribeInstances` / `DescribeSecurityGroups` request when they are split.
+pub const IDS_PER_REQUEST: usize = 50;
+/// Types per `DescribeInstanceTypes` request (the API's limit is 100).
+pub const TYPES_PER_REQUEST: usize = 50;
+
+/// How to reach AWS: the AWS CLI's options.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// `--profile`; else `AWS_PROFILE`, else `default`.
+    pub profile: Option<String>,
+    /// `--region`; else `AWS_REGION` / `AWS_DEFAULT_REGION`, else the profile's.
+    pub region: Option<String>,
+    /// `--endpoint-url`: one endpoint for every service (an emulator, a proxy).
+    pub endpoint_url: Option<String>,
+    /// Requests in flight at once inside one call (0: [`DEFAULT_CONCURRENCY`]).
+    pub concurrency: usize,
+}
+
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Who the credentials belong to (`sts:GetCallerIdentity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+pub struct AwsBackend {
+    rt: tokio::runtime::Runtime,
+    ec2: ec2::Client,
+    cfn: cfn::Client,
+    sm: sm::Client,
+    sts: aws_sdk_sts::Client,
+    region: String,
+    endpoint: String,
+    concurrency: usize,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CloudError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("efactl-aws")
+        .enable_all()
+        .build()
+        .map_err(|e| CloudError::Other {
+            action: "starting the AWS client".into(),
+            message: e.to_string(),
+        })
+}
+
+/// The one HTTPS client of every SDK client and credential provider: hyper 1 with rustls on
+/// ring, the system's root certificates.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+impl AwsBackend {
+    /// Loads the configuration the AWS CLI would (credential chain, profile, region,
+    /// `AWS_*` variables) with `opts` on top. Fails only when no region is set: credentials
+    /// are resolved on the first call, whose error says what is missing.
+    pub fn connect(opts: &AwsOptions) -> Result<AwsBackend, CloudError> {
+        let rt = runtime()?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(u) = &opts.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let config = rt.block_on(loader.load());
+        AwsBackend::from_config(rt, &config, opts)
+    }
+
+    /// A backend over a configuration built elsewhere (tests replay recorded responses
+    /// through an `SdkConfig` with a replay HTTP client).
+    pub fn with_config(config: &SdkConfig, opts: &AwsOptions) -> Result<AwsBackend, CloudError> {
+        AwsBackend::from_config(runtime()?, config, opts)
+    }
+
+    fn from_config(
+        rt: tokio::runtime::Runtime,
+        config: &SdkConfig,
+        opts: &AwsOptions,
+    ) -> Result<AwsBackend, CloudError> {
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .filter(|r| !r.is_empty())
+            .ok_or(CloudError::NoRegion)?;
+        let endpoint = config
+            .endpoint_url()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("AWS in {region}"));
+        Ok(AwsBackend {
+            ec2: ec2::Client::new(config),
+            cfn: cfn::Client::new(config),
+            sm: sm::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            rt,
+            region,
+            endpoint,
+            concurrency: if opts.concurrency == 0 {
+                DEFAULT_CONCURRENCY
+            } else {
+                opts.concurrency
+            },
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Where calls go: the endpoint URL, or `AWS in REGION`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn block<T>(&self, f: impl Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+
+    fn err<E, R>(
+        &self,
+        action: &str,
+    ) -> impl Fn(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> CloudError + '_
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let action = action.to_string();
+        move |e| map(&action, &self.endpoint, e)
+    }
+
+    /// `sts:GetCallerIdentity`: the account the commands act on, shown before they change
+    /// anything.
+    pub fn identity(&self) -> Result<Identity, CloudError> {
+        let out = self
+            .block(self.sts.get_caller_identity().send())
+            .map_err(self.err("sts:GetCallerIdentity"))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Runs `f` over `chunks` at most `concurrency` at once; answers in the chunks' order.
+    fn fan_out<C, T, F, Fut>(&self, chunks: Vec<C>, f: F) -> Result<Vec<T>, CloudError>
+    where
+        F: Fn(C) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, CloudError>>,
+    {
+        let out: Vec<Vec<T>> = self.block(
+            stream::iter(chunks.into_iter().map(f))
+                .buffered(self.concurrency)
+                .try_collect(),
+        )?;
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    async fn describe_instances(
+        &self,
+        ids: Option<Vec<String>>,
+        filter: Option<(String, String)>,
+    ) -> Result<Vec<InstanceRecord>, CloudError> {
+        let mut req = self.ec2.describe_instances().set_instance_ids(ids);
+        if let Some((name, value)) = filter {
+            req = req.filters(ec2::types::Filter::builder().name(name).values(value).build());
+        }
+        let pages: Vec<_> = req
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(self.err("ec2:DescribeInstances"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.reservations())
+            .flat_map(|r| r.instances())
+            .map(convert::instance)
+            .collect())
+    }
+}
+
+fn vpc_filter(vpc: &str) -> ec2::types::Filter {
+    ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build()
+}
+
+fn chunks(items: &[String], n: usize) -> Vec<Vec<String>> {
+    items.chunks(n.max(1)).map(<[String]>::to_vec).collect()
+}
+
+fn not_found<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    service_code(e).is_some_and(|(code, msg)| {
+        crate::error::is_not_found_code(&code)
+            || (code == "ValidationError"
+                && msg.is_some_and(|m| m.contains("does not exist")))
+    })
+}
+
+impl CloudBackend for AwsBackend {
+    fn describe_stack(&self, stack: &str) -> Result<Option<StackInfo>, CloudError> {
+        match self.block(self.cfn.describe_stacks().stack_name(stack).send()) {
+            Ok(out) => Ok(out.stacks().first().map(convert::stack)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(map("cloudformation:DescribeStacks", &self.endpoint, e)),
+        }
+    }
+
+    fn stack_template(&self, stack: &str) -> Result<String, CloudError> {
+        let out = self
+            .block(
+                self.cfn
+                    .get_template()
+                    .stack_name(stack)
+                    .template_stage(cfn::types::TemplateStage::Original)
+                    .send(),
+            )
+            .map_err(self.err("cloudformation:GetTemplate"))?;
+        Ok(out.template_body().unwrap_or_default().to_string())
+    }
+
+    fn create_stack(&self, t: &StackTemplate) -> Result<String, CloudError> {
+        let out = self
+            .block(
+                self.cfn
+                    .create_stack()
+                    .stack_name(&t.name)
+                    .template_body(&t.body)
+                    .set_parameters(parameters(&t.parameters))
+                    .set_tags(stack_tags(&t.tags))
+                    .set_capabilities(capabilities(&t.capabilities))
+                    .on_failure(cfn::types::OnFailure::Rollback)
+                    .send(),
+            )
+            .map_err(self.err("cloudformation:CreateStack"))?;
+        Ok(out.stack_id().unwrap_or(&t.name).to_string())
+    }
+
+    fn create_change_set(&self, t: &StackTemplate, name: &str) -> Result<String, CloudError> {
+        let out = self
+            .block(
+                self.cfn
+                    .create_change_set()
+                    .stack_name(&t.name)
+                    .change_set_name(name)
+                    .change_set_type(cfn::types::ChangeSetType::Update)
+                    .template_body(&t.body)
+                    .set_parameters(parameters(&t.parameters))
+                    .set_tags(stack_tags(&t.tags))
+                    .set_capabilities(capabilities(&t.capabilities))
+                    .send(),
+            )
+            .map_err(self.err("cloudformation:CreateChangeSet"))?;
+        Ok(out.id().unwrap_or(name).to_string())
+    }
+
+    fn describe_change_set(&self, change_set: &str) -> Result<ChangeSet, CloudError> {
+        self.block(async {
+            let mut token: Option<String> = None;
+            let mut cs: Option<ChangeSet> = None;
+            // Bounded: CloudFormation pages change sets by the hundred.
+            for _ in 0..1000 {
+                let out = self
+                    .cfn
+                    .describe_change_set()
+                    .change_set_name(change_set)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(self.err("cloudformation:DescribeChangeSet"))?;
+                let changes = out.changes().iter().filter_map(convert::resource_change);
+                match &mut cs {
+                    Some(cs) => cs.changes.extend(changes),
+                    None => {
+                        cs = Some(ChangeSet {
+                            id: out.change_set_id().unwrap_or(change_set).to_string(),
+                            name: out.change_set_name().unwrap_or_default().to_string(),
+                            stack_id: out.stack_id().unwrap_or_default().to_string(),
+                            status: ChangeSetStatus::parse(
+                                out.status().map(|s| s.as_str()).unwrap_or(""),
+                            ),
+                            status_reason: out
+                                .status_reason()
+                                .filter(|r| !r.is_empty())
+                                .map(str::to_string),
+                            changes: changes.collect(),
+                        })
+                    }
+                }
+                token = out.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+            cs.ok_or_else(|| CloudError::NotFound {
+                what: format!("change set {change_set}"),
+            })
+        })
+    }
+
+    fn execute_change_set(&self, change_set: &str) -> Result<(), CloudError> {
+        self.block(
+            self.cfn
+                .execute_change_set()
+                .change_set_name(change_set)
+                .send(),
+        )
+        .map(|_| ())
+        .map_err(self.err("cloudformation:ExecuteChangeSet"))
+    }
+
+    fn delete_change_set(&self, change_set: &str) -> Result<(), CloudError> {
+        self.block(
+            self.cfn
+                .delete_change_set()
+                .change_set_name(change_set)
+                .send(),
+        )
+        .map(|_| ())
+        .map_err(self.err("cloudformation:DeleteChangeSet"))
+    }
+
+    fn delete_stack(&self, stack: &str) -> Result<(), CloudError> {
+        self.block(self.cfn.delete_stack().stack_name(stack).send())
+            .map(|_| ())
+            .map_err(self.err("cloudformation:DeleteStack"))
+    }
+
+    fn stack_events(
+        &self,
+        stack: &str,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<StackEvent>, CloudError> {
+        self.block(async {
+            let mut pages = self
+                .cfn
+                .describe_stack_events()
+                .stack_name(stack)
+                .into_paginator()
+                .send();
+            let mut out = Vec::new();
+            'pages: while let Some(page) = pages.next().await {
+                let page = page.map_err(self.err("cloudformation:DescribeStackEvents"))?;
+                // Newest first: stop at the first event older than `since`.
+                for e in page.stack_events() {
+                    let e = convert::stack_event(e);
+                    if since.is_some_and(|s| e.timestamp < s) {
+                        break 'pages;
+                    }
+                    out.push(e);
+                }
+            }
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, CloudError> {
+        let out = self
+            .block(self.cfn.describe_stack_resources().stack_name(stack).send())
+            .map_err(self.err("cloudformation:DescribeStackResources"))?;
+        Ok(out
+            .stack_resources()
+            .iter()
+            .map(convert::stack_resource)
+            .collect())
+    }
+
+    fn instances(&self, scope: &InstanceScope) -> Result<Vec<InstanceRecord>, CloudError> {
+        let mut found = match scope {
+            InstanceScope::Ids(ids) => self.fan_out(chunks(ids, IDS_PER_REQUEST), |c| {
+                self.describe_instances(Some(c), None)
+            })?,
+            InstanceScope::Stack(name) => {
+                // The stack's own instances, and those launched from its launch templates by
+                // ParallelCluster, HyperPod or Batch, which carry efactl's cluster tag.
+                let filters = vec![
+                    ("tag:aws:cloudformation:stack-name".to_string(), name.clone()),
+                    ("tag:efactl:cluster".to_string(), name.clone()),
+                ];
+                self.fan_out(filters, |f| self.describe_instances(None, Some(f)))?
+            }
+            InstanceScope::Tag { key, value } => self.block(
+                self.describe_instances(None, Some((format!("tag:{key}"), value.clone()))),
+            )?,
+            InstanceScope::PlacementGroup(p) => self.block(
+                self.describe_instances(None, Some(("placement-group-name".into(), p.clone()))),
+            )?,
+            InstanceScope::Vpc(v) => {
+                self.block(self.describe_instances(None, Some(("vpc-id".into(), v.clone()))))?
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|i| seen.insert(i.id.clone()));
+        Ok(found)
+    }
+
+    fn security_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroupRecord>, CloudError> {
+        self.fan_out(chunks(ids, IDS_PER_REQUEST), |c| async move {
+            let pages: Vec<_> = self
+                .ec2
+                .describe_security_groups()
+                .set_group_ids(Some(c))
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(self.err("ec2:DescribeSecurityGroups"))?;
+            Ok(pages
+                .iter()
+                .flat_map(|p| p.security_groups())
+                .map(convert::security_group)
+                .collect())
+        })
+    }
+
+    fn placement_groups(&self, names: &[String]) -> Result<Vec<PlacementGroupRecord>, CloudError> {
+        let out = self
+            .block(
+                self.ec2
+                    .describe_placement_groups()
+                    .set_group_names(Some(names.to_vec()))
+                    .send(),
+            )
+            .map_err(self.err("ec2:DescribePlacementGroups"))?;
+        Ok(out
+            .placement_groups()
+            .iter()
+            .filter_map(convert::placement_group)
+            .collect())
+    }
+
+    fn vpc(&self, vpc_id: &str) -> Result<Option<VpcRecord>, CloudError> {
+        self.block(async {
+            let vpcs = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
+                Ok(v) => v,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(map("ec2:DescribeVpcs", &self.endpoint, e)),
+            };
+            let Some(v) = vpcs.vpcs().first() else {
+                return Ok(None);
+            };
+            let attr = |a: ec2::types::VpcAttributeName| {
+                self.ec2
+                    .describe_vpc_attribute()
+                    .vpc_id(vpc_id)
+                    .attribute(a)
+                    .send()
+            };
+            let (support, hostnames) = futures_util::future::join(
+                attr(ec2::types::VpcAttributeName::EnableDnsSupport),
+                attr(ec2::types::VpcAttributeName::EnableDnsHostnames),
+            )
+            .await;
+            let support = support.map_err(self.err("ec2:DescribeVpcAttribute"))?;
+            let hostnames = hostnames.map_err(self.err("ec2:DescribeVpcAttribute"))?;
+            Ok(Some(VpcRecord {
+                id: v.vpc_id().unwrap_or(vpc_id).to_string(),
+                cidr: v.cidr_block().map(str::to_string),
+                dns_support: support
+                    .enable_dns_support()
+                    .and_then(|a| a.value())
+                    .unwrap_or(true),
+                dns_hostnames: hostnames
+                    .enable_dns_hostnames()
+                    .and_then(|a| a.value())
+                    .unwrap_or(false),
+            }))
+        })
+    }
+
+    fn subnets(&self, vpc_id: &str) -> Result<Vec<SubnetRecord>, CloudError> {
+        let pages: Vec<_> = self
+            .block(
+                self.ec2
+                    .describe_subnets()
+                    .filters(vpc_filter(vpc_id))
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+            )
+            .map_err(self.err("ec2:DescribeSubnets"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.subnets())
+            .map(convert::subnet)
+            .collect())
+    }
+
+    fn route_tables(&self, vpc_id: &str) -> Result<Vec<RouteTableRecord>, CloudError> {
+        let pages: Vec<_> = self
+            .block(
+                self.ec2
+                    .describe_route_tables()
+                    .filters(vpc_filter(vpc_id))
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+            )
+            .map_err(self.err("ec2:DescribeRouteTables"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.route_tables())
+            .map(convert::route_table)
+            .collect())
+    }
+
+    fn vpc_endpoints(&self, vpc_id: &str) -> Result<Vec<VpcEndpointRecord>, CloudError> {
+        let pages: Vec<_> = self
+            .block(
+                self.ec2
+                    .describe_vpc_endpoints()
+                    .filters(vpc_filter(vpc_id))
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+            )
+            .map_err(self.err("ec2:DescribeVpcEndpoints"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.vpc_endpoints())
+            .map(convert::vpc_endpoint)
+            .collect())
+    }
+
+    fn network_acls(&self, vpc_id: &str) -> Result<Vec<NetworkAclRecord>, CloudError> {
+        let pages: Vec<_> = self
+            .block(
+                self.ec2
+                    .describe_network_acls()
+                    .filters(vpc_filter(vpc_id))
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+            )
+            .map_err(self.err("ec2:DescribeNetworkAcls"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.network_acls())
+            .map(convert::network_acl)
+            .collect())
+    }
+
+    fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceTypeRecord>, CloudError> {
+        self.fan_out(chunks(names, TYPES_PER_REQUEST), |c| async move {
+            let pages: Vec<_> = self
+                .ec2
+                .describe_instance_types()
+                .set_instance_types(Some(
+                    c.iter()
+                        .map(|n| ec2::types::InstanceType::from(n.as_str()))
+                        .collect(),
+                ))
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(self.err("ec2:DescribeInstanceTypes"))?;
+            Ok(pages
+                .iter()
+                .flat_map(|p| p.instance_types())
+                .map(convert::instance_type)
+                .collect())
+        })
+    }
+
+    fn console_outputs(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, Option<String>)>, CloudError> {
+        self.fan_out(ids.to_vec(), |id| async move {
+            let out = self
+                .ec2
+                .get_console_output()
+                .instance_id(&id)
+                .latest(true)
+                .send()
+                .await
+                .map_err(self.err("ec2:GetConsoleOutput"))?;
+            let text = out
+                .output()
+                .filter(|o| !o.is_empty())
+                .and_then(|o| aws_smithy_types::base64::decode(o).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            Ok(vec![(id, text)])
+        })
+    }
+
+    fn describe_secret(&self, secret: &str) -> Result<Option<SecretRecord>, CloudError> {
+        match self.block(self.sm.describe_secret().secret_id(secret).send()) {
+            Ok(out) => Ok(Some(convert::secret(&out))),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(map("secretsmanager:DescribeSecret", &self.endpoint, e)),
+        }
+    }
+
+    fn secret_value(&self, secret: &str) -> Result<SecretText, CloudError> {
+        let out = self
+            .block(self.sm.get_secret_value().secret_id(secret).send())
+            .map_err(self.err("secretsmanager:GetSecretValue"))?;
+        match out.secret_string() {
+            Some(text) => Ok(SecretText::new(text)),
+            None => Err(CloudError::Other {
+                action: "secretsmanager:GetSecretValue".into(),
+                message: format!("secret `{secret}` holds binary data, not a SecretString"),
+            }),
+        }
+    }
+
+    fn create_secret(
+        &self,
+        name: &str,
+        value: &SecretText,
+        kms_key: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, CloudError> {
+        let out = self
+            .block(
+                self.sm
+                    .create_secret()
+                    .name(name)
+                    .secret_string(value.expose())
+                    .set_kms_key_id(kms_key.map(str::to_string))
+                    .set_tags(Some(
+                        tags.iter()
+                            .map(|(k, v)| sm::types::Tag::builder().key(k).value(v).build())
+                            .collect(),
+                    ))
+                    .send(),
+            )
+            .map_err(self.err("secretsmanager:CreateSecret"))?;
+        Ok(out.arn().unwrap_or(name).to_string())
+    }
+
+    fn put_secret_value(&self, secret: &str, value: &SecretText) -> Result<(), CloudError> {
+        self.block(
+            self.sm
+                .put_secret_value()
+                .secret_id(secret)
+                .secret_string(value.expose())
+                .send(),
+        )
+        .map(|_| ())
+        .map_err(self.err("secretsmanager:PutSecretValue"))
+    }
+}
+
+fn parameters(p: &BTreeMap<String, String>) -> Option<Vec<cfn::types::Parameter>> {
+    Some(
+        p.iter()
+            .map(|(k, v)| {
+                cfn::types::Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect(),
+    )
+    .filter(|v: &Vec<_>| !v.is_empty())
+}
+
+fn stack_tags(t: &BTreeMap<String, String>) -> Option<Vec<cfn::types::Tag>> {
+    Some(
+        t.iter()
+            .map(|(k, v)| cfn::types::Tag::builder().key(k).value(v).build())
+            .collect(),
+    )
+    .filter(|v: &Vec<_>| !v.is_empty())
+}
+
+fn capabilities(c: &[Capability]) -> Option<Vec<cfn::types::Capability>> {
+    Some(
+        c.iter()
+            .map(|c| cfn::types::Capability::from(c.as_str()))
+            .collect(),
+    )
+    .filter(|v: &Vec<_>| !v.is_empty())
+}
