@@ -161,17 +161,22 @@ impl AwsBackend {
         self.rt.block_on(f)
     }
 
-    fn err<E, R>(
+    fn err<E>(
         &self,
         action: &str,
-    ) -> impl Fn(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> CloudError + '_
+    ) -> impl Fn(
+        aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> CloudError
+           + '_
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata
             + std::error::Error
             + Send
             + Sync
             + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let action = action.to_string();
         move |e| map(&action, &self.endpoint, e)
@@ -210,7 +215,12 @@ impl AwsBackend {
     ) -> Result<Vec<InstanceRecord>, CloudError> {
         let mut req = self.ec2.describe_instances().set_instance_ids(ids);
         if let Some((name, value)) = filter {
-            req = req.filters(ec2::types::Filter::builder().name(name).values(value).build());
+            req = req.filters(
+                ec2::types::Filter::builder()
+                    .name(name)
+                    .values(value)
+                    .build(),
+            );
         }
         let pages: Vec<_> = req
             .into_paginator()
@@ -244,8 +254,7 @@ where
 {
     service_code(e).is_some_and(|(code, msg)| {
         crate::error::is_not_found_code(&code)
-            || (code == "ValidationError"
-                && msg.is_some_and(|m| m.contains("does not exist")))
+            || (code == "ValidationError" && msg.is_some_and(|m| m.contains("does not exist")))
     })
 }
 
@@ -339,7 +348,10 @@ impl CloudBackend for AwsBackend {
                         })
                     }
                 }
-                token = out.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+                token = out
+                    .next_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
                 if token.is_none() {
                     break;
                 }
@@ -427,7 +439,10 @@ impl CloudBackend for AwsBackend {
                 // The stack's own instances, and those launched from its launch templates by
                 // ParallelCluster, HyperPod or Batch, which carry efactl's cluster tag.
                 let filters = vec![
-                    ("tag:aws:cloudformation:stack-name".to_string(), name.clone()),
+                    (
+                        "tag:aws:cloudformation:stack-name".to_string(),
+                        name.clone(),
+                    ),
                     ("tag:efactl:cluster".to_string(), name.clone()),
                 ];
                 self.fan_out(filters, |f| self.describe_instances(None, Some(f)))?
@@ -616,10 +631,7 @@ impl CloudBackend for AwsBackend {
         })
     }
 
-    fn console_outputs(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<(String, Option<String>)>, CloudError> {
+    fn console_outputs(&self, ids: &[String]) -> Result<Vec<(String, Option<String>)>, CloudError> {
         self.fan_out(ids.to_vec(), |id| async move {
             let out = self
                 .ec2

@@ -77,11 +77,7 @@ pub(crate) fn instance(i: &ec2::Instance) -> InstanceRecord {
                 interface_type: interface_type(n.interface_type()),
                 network_card: u(n.attachment().and_then(|a| a.network_card_index())).unwrap_or(0),
                 device_index: u(n.attachment().and_then(|a| a.device_index())).unwrap_or(0),
-                groups: n
-                    .groups()
-                    .iter()
-                    .filter_map(|g| o(g.group_id()))
-                    .collect(),
+                groups: n.groups().iter().filter_map(|g| o(g.group_id())).collect(),
                 subnet_id: o(n.subnet_id()),
                 private_ip: o(n.private_ip_address()),
                 public_ip: o(n.association().and_then(|a| a.public_ip())),
@@ -95,7 +91,11 @@ fn permission(p: &ec2::IpPermission) -> PermissionRecord {
         protocol: p.ip_protocol().unwrap_or("-1").to_string(),
         from_port: p.from_port(),
         to_port: p.to_port(),
-        ipv4_ranges: p.ip_ranges().iter().filter_map(|r| o(r.cidr_ip())).collect(),
+        ipv4_ranges: p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| o(r.cidr_ip()))
+            .collect(),
         ipv6_ranges: p
             .ipv6_ranges()
             .iter()
@@ -248,9 +248,7 @@ pub(crate) fn network_acl(a: &ec2::NetworkAcl) -> NetworkAclRecord {
                 allow: e.rule_action().map(|r| r.as_str()) == Some("allow"),
                 cidr: o(e.cidr_block()),
                 ipv6_cidr: o(e.ipv6_cidr_block()),
-                ports: e
-                    .port_range()
-                    .and_then(|p| Some((p.from()?, p.to()?))),
+                ports: e.port_range().and_then(|p| Some((p.from()?, p.to()?))),
             })
             .collect(),
     }
@@ -392,7 +390,9 @@ pub(crate) fn resource_change(c: &cfn::Change) -> Option<ResourceChange> {
 
 // Secrets Manager.
 
-pub(crate) fn secret(d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput) -> SecretRecord {
+pub(crate) fn secret(
+    d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput,
+) -> SecretRecord {
     SecretRecord {
         arn: s(d.arn()),
         name: s(d.name()),

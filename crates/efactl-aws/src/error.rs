@@ -6,6 +6,7 @@
 //! the SDK's error chain is kept in the detail so nothing the SDK knew is lost.
 
 use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -108,16 +109,30 @@ fn chain_find<'e, T: StdError + 'static>(err: &'e (dyn StdError + 'static)) -> O
 /// `SdkError` -> `CloudError`. `action` is the IAM action (`ec2:DescribeInstances`), which
 /// is also what an access-denied message tells the user to grant; `endpoint` names where the
 /// call went, for connection failures.
-pub(crate) fn map<E, R>(action: &str, endpoint: &str, err: SdkError<E, R>) -> CloudError
+pub(crate) fn map<E>(action: &str, endpoint: &str, err: SdkError<E, HttpResponse>) -> CloudError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let detail = DisplayErrorContext(&err).to_string();
     if let Some(c) = chain_find::<CredentialsError>(&err) {
         return credentials(c, detail);
     }
     match &err {
+        SdkError::ServiceError(se) if se.err().code().is_none() => {
+            // No AWS error in the reply: a proxy's or an emulator's page, not the service's.
+            let status = se.raw().status().as_u16();
+            CloudError::Other {
+                action: action.to_string(),
+                message: format!(
+                    "{endpoint} answered HTTP {status} without an AWS error code{}",
+                    if status >= 500 {
+                        " (an internal error on its side)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+        }
         SdkError::ServiceError(se) => {
             let code = se.err().code().unwrap_or("").to_string();
             let message = se
@@ -194,7 +209,14 @@ pub(crate) fn from_code(action: &str, code: &str, message: String, detail: Strin
     } else if DENIED.contains(&code) || code.starts_with("AccessDenied") {
         CloudError::AccessDenied { action, message }
     } else if is_not_found_code(code) {
-        CloudError::NotFound { what: message }
+        // AWS's own message already says what is missing ("The subnet ID 'subnet-1' does not
+        // exist"): shown as it is, with the call it came from.
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("not exist") || lower.contains("not found") {
+            CloudError::Validation { action, message }
+        } else {
+            CloudError::NotFound { what: message }
+        }
     } else if VALIDATION.contains(&code) || code.starts_with("Invalid") {
         CloudError::Validation { action, message }
     } else if code.is_empty() {
@@ -217,10 +239,16 @@ mod tests {
     #[test]
     fn codes_fall_into_their_classes() {
         let c = |code: &str| from_code("ec2:DescribeInstances", code, "m".into(), "d".into());
-        assert!(matches!(c("RequestLimitExceeded"), CloudError::Throttled { .. }));
+        assert!(matches!(
+            c("RequestLimitExceeded"),
+            CloudError::Throttled { .. }
+        ));
         assert!(matches!(c("Throttling"), CloudError::Throttled { .. }));
         assert!(matches!(c("ExpiredToken"), CloudError::ExpiredToken { .. }));
-        assert!(matches!(c("RequestExpired"), CloudError::ExpiredToken { .. }));
+        assert!(matches!(
+            c("RequestExpired"),
+            CloudError::ExpiredToken { .. }
+        ));
         assert!(matches!(
             c("AuthFailure"),
             CloudError::CredentialsRejected { .. }
@@ -244,7 +272,10 @@ mod tests {
             c("ResourceNotFoundException"),
             CloudError::NotFound { .. }
         ));
-        assert!(matches!(c("ValidationError"), CloudError::Validation { .. }));
+        assert!(matches!(
+            c("ValidationError"),
+            CloudError::Validation { .. }
+        ));
         assert!(matches!(
             c("InvalidParameterValue"),
             CloudError::Validation { .. }

@@ -11,4 +11,6 @@ mod backend;
 mod convert;
 mod error;
 
-pub use backend::{AwsBackend, AwsOptions, Identity, DEFAULT_CONCURRENCY, IDS_PER_REQUEST, TYPES_PER_REQUEST};
+pub use backend::{
+    AwsBackend, AwsOptions, Identity, DEFAULT_CONCURRENCY, IDS_PER_REQUEST, TYPES_PER_REQUEST,
+};

@@ -598,7 +598,10 @@ mod tests {
         }
         wrapped.push_str(lines[lines.len() - 1]);
         wrapped.push('\n');
-        assert!(PrivateKey::from_openssh(&wrapped).is_err(), "ssh-key alone refuses it");
+        assert!(
+            PrivateKey::from_openssh(&wrapped).is_err(),
+            "ssh-key alone refuses it"
+        );
         let value = format!(
             "{{\"{PRIVATE_KEY_FIELD}\":\"{}\",\"{PUBLIC_KEY_FIELD}\":\"{}\"}}",
             Base64::encode_string(wrapped.as_bytes()),

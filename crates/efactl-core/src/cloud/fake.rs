@@ -756,10 +756,7 @@ impl CloudBackend for FakeBackend {
         }))
     }
 
-    fn console_outputs(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<(String, Option<String>)>, CloudError> {
+    fn console_outputs(&self, ids: &[String]) -> Result<Vec<(String, Option<String>)>, CloudError> {
         self.enter("console_outputs")?;
         Ok(self.with(|s| {
             ids.iter()

@@ -106,7 +106,12 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     }
     let state = match collect(&backend, &request) {
         Ok(s) => s,
-        Err(e) => return Ok(aws::report_cloud_error(&format!("reading {}", scope.describe()), &e)),
+        Err(e) => {
+            return Ok(aws::report_cloud_error(
+                &format!("reading {}", scope.describe()),
+                &e,
+            ))
+        }
     };
     if state.instances.is_empty() {
         eprintln!(

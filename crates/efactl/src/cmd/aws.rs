@@ -196,15 +196,12 @@ impl Progress for StderrProgress {
                     b.set_message(s.to_string());
                 }
             }
-            ProgressEvent::ChangeSetPending { stack } => {
-                self.line(&format!(
-                    "CloudFormation is computing the changes to stack `{stack}`..."
-                ))
-            }
-            ProgressEvent::Retrying { error, delay } => self.line(&format!(
-                "  {error}; trying again in {} s",
-                delay.as_secs()
+            ProgressEvent::ChangeSetPending { stack } => self.line(&format!(
+                "CloudFormation is computing the changes to stack `{stack}`..."
             )),
+            ProgressEvent::Retrying { error, delay } => {
+                self.line(&format!("  {error}; trying again in {} s", delay.as_secs()))
+            }
         }
     }
 }

@@ -24,10 +24,59 @@ pub struct Args {
     /// Stop waiting after this many minutes (the stack operation goes on in AWS).
     #[arg(long, default_value_t = 45, value_name = "MINUTES")]
     pub timeout: u64,
+    /// A value for a template parameter without a default (`ArtifactBucket=my-bucket` for
+    /// HyperPod's lifecycle scripts); repeat for several.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// Applies `--parameter KEY=VALUE`; every template parameter without a default must get a
+/// value, and every value must name a parameter. The message lists what is wrong.
+pub fn apply_parameters(stack: &mut StackTemplate, given: &[String]) -> Result<(), String> {
+    let template: Value = serde_json::from_str(&stack.body).unwrap_or(Value::Null);
+    let declared = template
+        .get("Parameters")
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default();
+    for g in given {
+        let (k, v) = g
+            .split_once('=')
+            .ok_or_else(|| format!("--parameter takes KEY=VALUE, got `{g}`"))?;
+        if !declared.contains_key(k) {
+            let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+            return Err(format!(
+                "--parameter {k}: the template has no such parameter (it has: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
+        stack.parameters.insert(k.to_string(), v.to_string());
+    }
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|(k, p)| p.get("Default").is_none() && !stack.parameters.contains_key(*k))
+        .map(
+            |(k, p)| match p.get("Description").and_then(|d| d.as_str()) {
+                Some(d) => format!("`{k}` ({d})"),
+                None => format!("`{k}`"),
+            },
+        )
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the template needs a value for {}: pass --parameter KEY=VALUE",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 pub fn changes_text(cs: &ChangeSet) -> String {
@@ -112,7 +161,7 @@ fn ask(question: &str) -> bool {
 }
 
 /// The stack a spec deploys as, or the exit code after printing why there is none.
-pub fn desired_stack(file: &str, color: ColorChoice) -> Result<StackTemplate, u8> {
+pub fn desired_stack(file: &str, color: ColorChoice) -> Result<(StackTemplate, String), u8> {
     let text = match super::check::read_input(file) {
         Ok(t) => t,
         Err(f) => {
@@ -155,17 +204,35 @@ pub fn desired_stack(file: &str, color: ColorChoice) -> Result<StackTemplate, u8
     let Some(cluster) = report.cluster.as_ref() else {
         return Err(1);
     };
-    cluster_stack(cluster, catalog).map_err(|e| {
-        eprintln!("efactl: error: cannot render `{file}`: {e}");
-        1
-    })
+    cluster_stack(cluster, catalog)
+        .map(|t| (t, cluster.region.clone()))
+        .map_err(|e| {
+            eprintln!("efactl: error: cannot render `{file}`: {e}");
+            1
+        })
 }
 
-pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
-    let desired = match desired_stack(&args.file, color) {
+pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
+    let (mut desired, region) = match desired_stack(&args.file, color) {
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
+    if let Err(e) = apply_parameters(&mut desired, &args.parameters) {
+        eprintln!("efactl: error: {e}");
+        return Ok(2);
+    }
+    // The template names the spec's zones and endpoint services: it deploys to the spec's
+    // region, whatever the profile's default is.
+    match &args.aws.region {
+        Some(r) if *r != region => {
+            eprintln!(
+                "efactl: error: `{}` is for region {region}, but --region says {r}; change `region:` in the spec to deploy it elsewhere",
+                args.file
+            );
+            return Ok(2);
+        }
+        _ => args.aws.region = Some(region),
+    }
     let human_out = args.format == Format::Human;
     let backend = match aws::connect(&args.aws, 0) {
         Ok(b) => b,
@@ -215,10 +282,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
                 ),
                 changes_json(cs),
             ),
-            Prepared::NoChanges => (
-                format!("stack `{}`: no changes\n", desired.name),
-                json!([]),
-            ),
+            Prepared::NoChanges => (format!("stack `{}`: no changes\n", desired.name), json!([])),
             Prepared::Blocked(b) => (format!("{}\n", b.message()), json!([])),
         };
         if human_out {
@@ -252,11 +316,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut confirm = |cs: &ChangeSet| {
         if human_out || !yes {
-            eprint!(
-                "changes to stack `{}`:\n{}",
-                desired.name,
-                changes_text(cs)
-            );
+            eprint!("changes to stack `{}`:\n{}", desired.name, changes_text(cs));
         }
         if yes {
             true
@@ -294,7 +354,11 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
             format!("stack `{stack}`: no changes; nothing was touched"),
             json!({"action": "none"}),
         ),
-        DeployReport::Blocked(b) => (1, b.message(), json!({"action": "blocked", "reason": b.reason, "advice": b.advice})),
+        DeployReport::Blocked(b) => (
+            1,
+            b.message(),
+            json!({"action": "blocked", "reason": b.reason, "advice": b.advice}),
+        ),
         DeployReport::Declined { change_set } => (
             1,
             format!(

@@ -94,7 +94,12 @@ fn create(a: CreateArgs) -> anyhow::Result<u8> {
     };
     let (arn, current) = match existing(&backend, &a.secret) {
         Ok(x) => x,
-        Err(e) => return Ok(aws::report_cloud_error(&format!("reading secret `{}`", a.secret), &e)),
+        Err(e) => {
+            return Ok(aws::report_cloud_error(
+                &format!("reading secret `{}`", a.secret),
+                &e,
+            ))
+        }
     };
     let action = keys::plan_store(&a.secret, &current, a.rotate);
     if let StoreAction::Refuse(why) = &action {
@@ -187,7 +192,12 @@ fn check(a: CheckArgs) -> anyhow::Result<u8> {
     };
     let (arn, current) = match existing(&backend, &a.secret) {
         Ok(x) => x,
-        Err(e) => return Ok(aws::report_cloud_error(&format!("reading secret `{}`", a.secret), &e)),
+        Err(e) => {
+            return Ok(aws::report_cloud_error(
+                &format!("reading secret `{}`", a.secret),
+                &e,
+            ))
+        }
     };
     let (ok, state, text) = match &current {
         Existing::Missing => (false, "missing", format!("secret `{}` does not exist; `efactl keys create --secret {}` makes it", a.secret, a.secret)),

@@ -155,7 +155,10 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     if human_out {
         print(&text(&report))?;
     } else {
-        print(&format!("{}\n", serde_json::to_string_pretty(&value(&report))?))?;
+        print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value(&report))?
+        ))?;
     }
     Ok(u8::from(report.stack.status.is_failure()))
 }

@@ -215,6 +215,9 @@ def read_stack(stack):
     res = cfn.describe_stack_resources(StackName=stack)["StackResources"]
     by_type = {}
     for r in res:
+        if "ResourceType" not in r:
+            # moto lists the resources it skipped (SecurityGroupEgress, ...) with no id/type.
+            continue
         by_type.setdefault(r["ResourceType"], []).append(
             {"logical": r["LogicalResourceId"], "physical": r.get("PhysicalResourceId")}
         )

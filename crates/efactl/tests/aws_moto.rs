@@ -1,0 +1,693 @@
+//! The AWS commands against a real AWS API emulator: moto's server (5.2.x, installed by
+//! scripts/setup.sh into the venv), started once per test binary on a free loopback port.
+//! Every test works in a region of its own, so the tests share the server and run in
+//! parallel. Resources are made and broken through boto3 (tests/aws/moto_account.py), never
+//! through efactl, and what efactl deployed is read back the same way.
+//!
+//! Where moto differs from AWS, the test says so:
+//! - moto's CloudFormation skips `AWS::EC2::SecurityGroupEgress`, `AWS::EC2::PlacementGroup`
+//!   and `AWS::SecretsManager::Secret`, creates a stack synchronously with two events, and
+//!   drops `EnableDnsHostnames` and route table associations made by a template;
+//! - instances come back with every interface `interface` on card 0 (no EFA), so audits here
+//!   run on non-EFA instances, and the EFA-only findings (self egress on EFA interfaces, a
+//!   node in a second zone) are proven by the replayed wire responses in
+//!   crates/efactl-aws/tests/replay.rs;
+//! - deleting a stack whose template has a route table fails in moto (DependencyViolation),
+//!   so the destroy test deploys a spec into an existing VPC and subnet.
+
+use serde_json::Value;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn venv() -> PathBuf {
+    match std::env::var_os("EFACTL_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => workspace().join(".venv"),
+    }
+}
+
+struct Moto {
+    url: String,
+    // Holds the wrapper's stdin: when the test binary exits, the pipe closes and the wrapper
+    // kills the server, so no emulator outlives the tests.
+    _guard: Mutex<Child>,
+}
+
+/// The shared server, or `None` (with a notice; a failure under CI) when moto is missing.
+fn moto() -> Option<&'static Moto> {
+    static MOTO: OnceLock<Option<Moto>> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let server = venv().join("bin/moto_server");
+        if !server.is_file() {
+            let msg = format!("{} not found; run scripts/setup.sh", server.display());
+            if std::env::var_os("CI").is_some() {
+                panic!("{msg}");
+            }
+            eprintln!("notice: skipping: {msg}");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::env::temp_dir().join(format!("efactl-moto-{port}.log"));
+        let script = format!(
+            "'{}' -H 127.0.0.1 -p {port} >'{}' 2>&1 & pid=$!; read -r _; kill $pid",
+            server.display(),
+            log.display()
+        );
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port} within 60 s; see {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Moto {
+            url: format!("http://127.0.0.1:{port}"),
+            _guard: Mutex::new(child),
+        })
+    })
+    .as_ref()
+}
+
+/// An environment with no credentials or config of the machine's: only what the test gives.
+fn clean_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/efactl-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/efactl-test-credentials",
+        )
+        .env("NO_COLOR", "1")
+}
+
+fn efactl(m: &Moto, region: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_efactl"));
+    clean_env(&mut cmd)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(args)
+        .args(["--endpoint-url", &m.url]);
+    if let Some(r) = region {
+        cmd.args(["--region", r]);
+    }
+    cmd.stdin(Stdio::null()).output().expect("run efactl")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn json_out(o: &Output) -> Value {
+    let (out, err) = text(o);
+    match serde_json::from_str(&out) {
+        Ok(v) => v,
+        Err(e) => panic!("not JSON ({e}), {}:\n{out}\nstderr:\n{err}", o.status),
+    }
+}
+
+/// tests/aws/moto_account.py COMMAND ARGS in `region`, as JSON.
+fn account(m: &Moto, region: &str, args: &[&str]) -> Value {
+    let out = Command::new(venv().join("bin/python"))
+        .arg(workspace().join("crates/efactl/tests/aws/moto_account.py"))
+        .arg(&m.url)
+        .arg(region)
+        .args(args)
+        .output()
+        .expect("run moto_account.py");
+    assert!(
+        out.status.success(),
+        "moto_account.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// (rule, message) of each finding of an audit's JSON report.
+fn findings(v: &Value) -> Vec<(String, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                format!("{} {}", f["message"], f["resource"]),
+            )
+        })
+        .collect()
+}
+
+fn audit(m: &Moto, region: &str, secret: &str) -> (Output, Value) {
+    let o = efactl(
+        m,
+        Some(region),
+        &[
+            "audit",
+            "--tag",
+            "efactl:cluster=audit",
+            "--secret",
+            secret,
+            "--format",
+            "json",
+        ],
+    );
+    let v = json_out(&o);
+    (o, v)
+}
+
+/// A healthy baseline broken in one way yields exactly that rule's findings, naming `id`.
+fn broken_yields(region: &str, break_what: &str, secret: &str, rule: &str) {
+    let Some(m) = moto() else { return };
+    let ids = account(m, region, &["baseline"]);
+    let id = match break_what {
+        "" => Value::Null,
+        w => account(m, region, &["break", w, &ids.to_string()]),
+    };
+    let (o, v) = audit(m, region, secret);
+    let got = findings(&v);
+    if rule.is_empty() {
+        assert!(
+            got.is_empty(),
+            "the healthy baseline has findings: {got:#?}"
+        );
+        assert_eq!(o.status.code(), Some(0));
+        return;
+    }
+    assert!(!got.is_empty(), "{break_what}: no finding");
+    for (r, msg) in &got {
+        assert_eq!(r, rule, "{break_what} raised {r} too: {msg}");
+        let id = id.as_str().unwrap();
+        let short = id.rsplit(':').next().unwrap();
+        assert!(
+            msg.contains(id) || msg.contains(short),
+            "{break_what}: the finding does not name {id}: {msg}"
+        );
+    }
+    assert_eq!(o.status.code(), Some(1), "error findings exit 1");
+}
+
+#[test]
+fn audit_of_a_healthy_cluster_is_clean() {
+    broken_yields("us-west-1", "", "audit-mpi-key", "");
+}
+
+#[test]
+fn audit_finds_the_removed_self_egress_rule() {
+    // Non-EFA nodes (moto): TCP between them is what breaks (EFA031); the EFA form of the
+    // same mistake (EFA002) is in replay.rs.
+    broken_yields("eu-west-3", "self-egress", "audit-mpi-key", "EFA031");
+}
+
+#[test]
+fn audit_finds_world_ingress() {
+    broken_yields("ap-south-1", "world-ingress", "audit-mpi-key", "EFA004");
+}
+
+#[test]
+fn audit_finds_the_missing_interface_endpoint() {
+    broken_yields(
+        "ap-southeast-1",
+        "endpoint-missing",
+        "audit-mpi-key",
+        "EFA017",
+    );
+}
+
+#[test]
+fn audit_finds_the_gateway_endpoint_off_the_route_table() {
+    broken_yields(
+        "eu-west-2",
+        "gateway-off-route-table",
+        "audit-mpi-key",
+        "EFA018",
+    );
+}
+
+#[test]
+fn audit_finds_the_missing_key_secret() {
+    let Some(m) = moto() else { return };
+    account(m, "sa-east-1", &["baseline"]);
+    let (o, v) = audit(m, "sa-east-1", "no-such-secret");
+    let got = findings(&v);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].0, "EFA025");
+    assert!(got[0].1.contains("no-such-secret"), "{}", got[0].1);
+    assert!(
+        text(&o)
+            .1
+            .contains("secret `no-such-secret` does not exist"),
+        "{}",
+        text(&o).1
+    );
+}
+
+#[test]
+fn deploy_creates_each_example_and_a_second_deploy_changes_nothing() {
+    let Some(m) = moto() else { return };
+    for (name, stack) in [
+        ("c5n-mpi", "c5n-mpi"),
+        ("g5-batch-mpi", "g5-batch"),
+        ("hyperpod-slurm", "hyperpod-train"),
+        ("p5-slurm-private", "p5-train"),
+        ("trn2-eks", "trn2-eks"),
+    ] {
+        let spec = workspace().join(format!("examples/{name}.yaml"));
+        let spec = spec.to_str().unwrap();
+        let mut args = vec!["deploy", spec, "--yes", "--format", "json"];
+        if name == "hyperpod-slurm" {
+            // Its lifecycle scripts' bucket is the template's one parameter without a default.
+            let o = efactl(m, None, &args);
+            assert_eq!(o.status.code(), Some(2));
+            assert!(text(&o).1.contains("`ArtifactBucket`"), "{:?}", text(&o));
+            args.extend(["--parameter", "ArtifactBucket=efactl-test-artifacts"]);
+        }
+        let o = efactl(m, None, &args);
+        if name == "hyperpod-slurm" {
+            // moto 5.2.5's CloudFormation crashes on this template (a GetAtt of a resource
+            // type it skips: `'NoneType' object has no attribute 'has_cfn_attr'`) and answers
+            // HTTP 500. The template itself is validated by cfn-lint in the render tests.
+            let (_, err) = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{err}");
+            assert!(
+                err.contains("answered HTTP 500 without an AWS error code"),
+                "{err}"
+            );
+            continue;
+        }
+        if name == "trn2-eks" {
+            // It launches into an existing EKS VPC's subnets, which this account lacks. AWS
+            // would fail the subnet's resources with CREATE_FAILED and roll back; moto fails
+            // CreateStack itself. Either way: a clear message naming the subnet, exit 1.
+            let (_, err) = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{err}");
+            assert!(err.contains("subnet-0a1b2c3d4e5f60719"), "{err}");
+            assert!(!err.contains("panicked"));
+            continue;
+        }
+        let v = json_out(&o);
+        assert_eq!(v["action"], "create", "{name}: {v}\n{}", text(&o).1);
+        assert_eq!(v["outcome"]["status"], "CREATE_COMPLETE", "{name}: {v}");
+        assert_eq!(o.status.code(), Some(0));
+
+        // Read back through EC2 / IAM, not through efactl.
+        let region = match name {
+            "c5n-mpi" => "eu-west-1",
+            "g5-batch-mpi" => "us-west-2",
+            "trn2-eks" => "us-east-2",
+            _ => "us-east-1",
+        };
+        let live = account(m, region, &["read-stack", stack]);
+        let groups = live["security_groups"].as_object().unwrap();
+        assert!(!groups.is_empty(), "{name}: no security group");
+        let efa = &groups["EfaSecurityGroup"];
+        let self_in = efa["ingress"].as_array().unwrap().iter().any(|p| {
+            p["IpProtocol"] == "-1"
+                && p["UserIdGroupPairs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|g| g["GroupId"] == efa["id"])
+        });
+        assert!(self_in, "{name}: no self-referencing ingress: {efa}");
+        for (_, g) in groups {
+            for p in g["ingress"].as_array().unwrap() {
+                for r in p["IpRanges"].as_array().unwrap() {
+                    assert_ne!(r["CidrIp"], "0.0.0.0/0", "{name}: world ingress: {g}");
+                }
+            }
+        }
+        // The launch templates carry the EFA interfaces (moto stores them as given).
+        for (lt, data) in live["launch_templates"].as_object().unwrap() {
+            let nics = data["NetworkInterfaces"].as_array().unwrap();
+            assert!(
+                nics.iter().any(|n| n["InterfaceType"] == "efa"),
+                "{name}/{lt}: no efa interface: {data}"
+            );
+            assert!(
+                nics.iter()
+                    .all(|n| n["Groups"].as_array().unwrap().contains(&efa["id"])),
+                "{name}/{lt}: an interface without the EFA group"
+            );
+        }
+        // Roles that read the MPI secret name it exactly: no `*` resource on secrets.
+        for (role, policies) in live["roles"].as_object().unwrap() {
+            let text = policies.to_string();
+            if text.contains("secretsmanager:GetSecretValue") {
+                assert!(
+                    !text.contains("\"Resource\":\"*\""),
+                    "{name}/{role}: {text}"
+                );
+            }
+        }
+
+        let again = efactl(m, None, &args);
+        let v = json_out(&again);
+        assert_eq!(v["action"], "none", "{name}: second deploy: {v}");
+        assert_eq!(again.status.code(), Some(0));
+    }
+}
+
+#[test]
+fn a_changed_spec_shows_its_change_set_and_applies_it() {
+    let Some(m) = moto() else { return };
+    let dir = tempdir("changed");
+    let base = std::fs::read_to_string(workspace().join("examples/c5n-mpi.yaml")).unwrap();
+    let base = base.replace("name: c5n-mpi", "name: c5n-changed");
+    let spec = dir.join("cluster.yaml");
+    std::fs::write(&spec, &base).unwrap();
+    let spec = spec.to_str().unwrap();
+    let o = efactl(m, None, &["deploy", spec, "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.contains("stack `c5n-changed` created"));
+
+    assert!(base.contains("count: 8"));
+    std::fs::write(
+        dir.join("cluster.yaml"),
+        base.replace("count: 8", "count: 6"),
+    )
+    .unwrap();
+    let plan = efactl(m, None, &["deploy", spec, "--dry-run", "--format", "json"]);
+    let v = json_out(&plan);
+    assert_eq!(v["plan"], "update", "{v}");
+    let changed: Vec<(&str, &str)> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["logicalId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        changed.contains(&("modify", "HpcAutoScalingGroup")),
+        "{changed:?}"
+    );
+    // Without --yes and without a terminal, nothing is applied.
+    let declined = efactl(m, None, &["deploy", spec]);
+    assert_eq!(declined.status.code(), Some(1));
+    assert!(
+        text(&declined).1.contains("pass --yes"),
+        "{:?}",
+        text(&declined)
+    );
+    let applied = efactl(m, None, &["deploy", spec, "--yes", "--format", "json"]);
+    let v = json_out(&applied);
+    assert_eq!(v["action"], "update", "{v}");
+    assert_eq!(v["outcome"]["result"], "completed", "{v}");
+    let again = efactl(m, None, &["deploy", spec, "--yes", "--format", "json"]);
+    assert_eq!(json_out(&again)["action"], "none");
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("efactl-moto-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn destroy_deletes_the_stack_and_a_missing_stack_is_a_message() {
+    let Some(m) = moto() else { return };
+    let region = "eu-north-1";
+    let ids = account(m, region, &["subnet"]);
+    let spec = format!(
+        "apiVersion: efactl.dev/v1alpha1\nname: small\nregion: {region}\ntarget: cloudformation\n\
+network:\n  vpc:\n    id: {}\n  subnets:\n    - name: compute\n      id: {}\n      availabilityZone: {region}a\n      internet: nat\n\
+nodeGroups:\n  - name: compute\n    instanceType: c5n.18xlarge\n    count: 1\n    subnet: compute\n    securityGroups: [efa]\n\
+securityGroups:\n  - name: efa\n    selfReferencing: true\n",
+        ids["vpc"].as_str().unwrap(),
+        ids["subnet"].as_str().unwrap()
+    );
+    let dir = tempdir("destroy");
+    let path = dir.join("small.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let path = path.to_str().unwrap();
+    let o = efactl(m, None, &["deploy", path, "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+
+    let refused = efactl(m, Some(region), &["destroy", "small"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused).1.contains("pass --yes"));
+
+    let o = efactl(
+        m,
+        Some(region),
+        &["destroy", "small", "--yes", "--format", "json"],
+    );
+    let v = json_out(&o);
+    assert_eq!(v["result"], "deleted", "{v}\n{}", text(&o).1);
+    let status = efactl(m, Some(region), &["status", "small"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        text(&status).1.contains("does not exist"),
+        "{:?}",
+        text(&status)
+    );
+
+    let o = efactl(m, Some(region), &["destroy", "small", "--yes"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).0.contains("nothing to delete"), "{:?}", text(&o));
+}
+
+#[test]
+fn status_shows_the_stack_resources_and_nodes() {
+    let Some(m) = moto() else { return };
+    let spec = workspace().join("examples/c5n-mpi.yaml");
+    let spec = spec.to_str().unwrap();
+    // Shares eu-west-1 with the deploy test: deploy is idempotent, either may come first.
+    let o = efactl(m, None, &["deploy", spec, "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let o = efactl(
+        m,
+        Some("eu-west-1"),
+        &["status", "c5n-mpi", "--format", "json"],
+    );
+    let v = json_out(&o);
+    assert_eq!(v["stack"]["status"], "CREATE_COMPLETE");
+    let types: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"AWS::EC2::LaunchTemplate"), "{types:?}");
+    // moto's Auto Scaling group launches the 8 nodes; each has a zone and a zone id.
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 8, "{v}");
+    for n in nodes {
+        assert_eq!(n["type"], "c5n.18xlarge");
+        assert!(
+            n["availabilityZone"].is_string() && n["availabilityZoneId"].is_string(),
+            "{n}"
+        );
+        assert_eq!(n["bootstrap"]["result"], "not-reported");
+    }
+    let human = efactl(m, Some("eu-west-1"), &["status", "c5n-mpi"]);
+    let (out, _) = text(&human);
+    assert!(out.contains("stack `c5n-mpi`: CREATE_COMPLETE"), "{out}");
+    assert!(out.contains("nodes (8):"), "{out}");
+}
+
+#[test]
+fn keys_create_check_and_rotate_without_printing_the_private_key() {
+    let Some(m) = moto() else { return };
+    let region = "eu-central-1";
+    let o = efactl(
+        m,
+        Some(region),
+        &["keys", "create", "--secret", "mpi-key", "--format", "json"],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    for t in [&out, &err] {
+        assert!(!t.contains("PRIVATE KEY"), "a private key was printed: {t}");
+        assert!(!t.contains("MPI_SSH_KEY_PRIVATE"), "{t}");
+    }
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["action"], "created");
+    assert!(v["publicKey"].as_str().unwrap().starts_with("ssh-ed25519 "));
+
+    // Read back through Secrets Manager with boto3 and parse with `cryptography`.
+    let check = Command::new(venv().join("bin/python"))
+        .arg("-c")
+        .arg(
+            r#"
+import base64, json, sys, boto3
+from cryptography.hazmat.primitives import serialization
+sm = boto3.client("secretsmanager", endpoint_url=sys.argv[1], region_name=sys.argv[2],
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+v = json.loads(sm.get_secret_value(SecretId="mpi-key")["SecretString"])
+assert sorted(v) == ["MPI_SSH_KEY_PRIVATE", "MPI_SSH_KEY_PUBLIC"], sorted(v)
+assert "\n" not in v["MPI_SSH_KEY_PRIVATE"] and "\n" not in v["MPI_SSH_KEY_PUBLIC"]
+key = serialization.load_ssh_private_key(base64.b64decode(v["MPI_SSH_KEY_PRIVATE"]), None)
+pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+stored = base64.b64decode(v["MPI_SSH_KEY_PUBLIC"]).decode()
+assert stored.startswith(pub + " "), (stored, pub)
+print(stored)
+"#,
+        )
+        .args([&m.url, region])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        v["publicKey"].as_str().unwrap()
+    );
+
+    let o = efactl(m, Some(region), &["keys", "check", "--secret", "mpi-key"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.contains(v["fingerprint"].as_str().unwrap()));
+
+    // A second create does not overwrite the pair; --rotate does.
+    let o = efactl(m, Some(region), &["keys", "create", "--secret", "mpi-key"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("--rotate"), "{:?}", text(&o));
+    let o = efactl(
+        m,
+        Some(region),
+        &[
+            "keys", "create", "--secret", "mpi-key", "--rotate", "--type", "rsa", "--format",
+            "json",
+        ],
+    );
+    let r = json_out(&o);
+    assert_eq!(r["action"], "rotated");
+    assert_eq!(r["algorithm"], "ssh-rsa");
+    assert_ne!(r["fingerprint"], v["fingerprint"]);
+    assert!(!text(&o).0.contains("PRIVATE KEY") && !text(&o).1.contains("PRIVATE KEY"));
+
+    let o = efactl(
+        m,
+        Some(region),
+        &["keys", "check", "--secret", "missing-key"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("does not exist"), "{:?}", text(&o));
+}
+
+#[test]
+fn no_credentials_is_a_clear_error() {
+    let Some(m) = moto() else { return };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_efactl"));
+    let o = clean_env(&mut cmd)
+        .args([
+            "audit",
+            "--vpc",
+            "vpc-1",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &m.url,
+        ])
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no AWS credentials found"), "{err}");
+    assert!(err.contains("hint:") && err.contains("--profile"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn no_region_and_an_endpoint_that_is_down_are_clear_errors() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_efactl"));
+    let o = clean_env(&mut cmd)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["status", "x"])
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no AWS region is configured"), "{err}");
+    assert!(err.contains("--region"), "{err}");
+
+    // A loopback port nobody listens on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_efactl"));
+    let started = Instant::now();
+    let o = clean_env(&mut cmd)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["status", "x", "--region", "us-east-1"])
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach the AWS endpoint") && err.contains("connection refused"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn deploy_refuses_a_spec_with_errors_and_a_conflicting_region() {
+    let Some(m) = moto() else { return };
+    let broken = workspace().join("examples/broken");
+    let bad = std::fs::read_dir(&broken)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .unwrap();
+    let o = efactl(m, None, &["deploy", bad.to_str().unwrap(), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert!(text(&o).1.contains("refusing to deploy"), "{:?}", text(&o));
+
+    let spec = workspace().join("examples/c5n-mpi.yaml");
+    let o = efactl(
+        m,
+        Some("us-east-1"),
+        &["deploy", spec.to_str().unwrap(), "--yes"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("is for region eu-west-1"),
+        "{:?}",
+        text(&o)
+    );
+    let _ = std::io::stderr().flush();
+}
