@@ -1104,6 +1104,7 @@ impl<'t> Reader<'_, 't> {
                 managed: true,
                 kms_key: ev("KmsKeyId").and_then(|v| v.s().map(str::to_string)),
                 origin: Origin::Spec(rpath(id)),
+                content: SecretContent::Unknown,
             });
         }
         (out, mpi)

@@ -275,6 +275,22 @@ pub struct Mpi {
     pub origin: Origin,
 }
 
+/// What a secret holds, as far as the nodes are concerned. Only an audit can know: a spec or a
+/// template names a secret, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SecretContent {
+    #[default]
+    Unknown,
+    /// A key pair the nodes can use.
+    KeyPair,
+    /// The template's placeholder: `efactl keys create` has not run.
+    Placeholder,
+    /// Something the nodes cannot use; each string says why.
+    Unusable(Vec<String>),
+    /// Scheduled for deletion: reads fail.
+    PendingDeletion,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Secret {
     pub key: String,
@@ -284,6 +300,8 @@ pub struct Secret {
     /// The KMS key (id, ARN or alias) the secret is encrypted with; `None` is AWS's own key.
     pub kms_key: Option<String>,
     pub origin: Origin,
+    /// Live only (audit); `Unknown` from a spec or template.
+    pub content: SecretContent,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -683,6 +683,7 @@ impl Resolver<'_> {
                 managed: s.arn.is_none(),
                 kms_key: s.kms_key.clone(),
                 origin: Origin::Spec("mpi.sshKeySecret".into()),
+                content: SecretContent::Unknown,
             });
             s.name.clone()
         });

@@ -116,9 +116,16 @@ rule_tests! {
     efa033 => "EFA033", efa034 => "EFA034",
 }
 
+/// Rules that only live data can raise (a spec never holds a secret's value): proven by the
+/// audit tests (src/cloud/tests/audit.rs, crates/efactl/tests/aws_moto.rs) instead.
+const LIVE_ONLY: &[&str] = &["EFA035"];
+
 #[test]
 fn every_cluster_rule_has_a_fixture_test() {
-    for r in rules::RULES.iter().filter(|r| r.check.is_some()) {
+    for r in rules::RULES
+        .iter()
+        .filter(|r| r.check.is_some() && !LIVE_ONLY.contains(&r.id))
+    {
         assert!(
             TESTED.contains(&r.id),
             "{} has no entry in rule_tests!",

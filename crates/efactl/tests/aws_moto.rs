@@ -691,3 +691,13 @@ fn deploy_refuses_a_spec_with_errors_and_a_conflicting_region() {
     );
     let _ = std::io::stderr().flush();
 }
+
+#[test]
+fn audit_finds_the_placeholder_key_secret() {
+    broken_yields(
+        "ca-central-1",
+        "placeholder-secret",
+        "audit-mpi-key",
+        "EFA035",
+    );
+}

@@ -107,11 +107,11 @@ type Job<'a> = Box<dyn FnOnce() -> Result<Read, CloudError> + Send + 'a>;
 
 /// Runs independent reads at most [`READ_CONCURRENCY`] at a time, and returns their answers
 /// in the order given (so the first error is always the same one).
-fn run_all(jobs: Vec<Job<'_>>) -> Result<Vec<Read>, CloudError> {
+fn run_all(jobs: Vec<Job<'_>>, concurrency: usize) -> Result<Vec<Read>, CloudError> {
     let mut out = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
-        let batch: Vec<Job<'_>> = jobs.by_ref().take(READ_CONCURRENCY).collect();
+        let batch: Vec<Job<'_>> = jobs.by_ref().take(concurrency.max(1)).collect();
         let answers: Vec<Result<Read, CloudError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = batch.into_iter().map(|job| scope.spawn(job)).collect();
             handles
@@ -143,6 +143,15 @@ fn run_all(jobs: Vec<Job<'_>>) -> Result<Vec<Read>, CloudError> {
 pub fn collect(
     backend: &(dyn CloudBackend + Sync),
     request: &AuditRequest,
+) -> Result<LiveState, CloudError> {
+    collect_with(backend, request, READ_CONCURRENCY)
+}
+
+/// [`collect`] with at most `concurrency` reads in flight (1: one after another).
+pub fn collect_with(
+    backend: &(dyn CloudBackend + Sync),
+    request: &AuditRequest,
+    concurrency: usize,
 ) -> Result<LiveState, CloudError> {
     let mut st = LiveState {
         instances: backend
@@ -210,7 +219,7 @@ pub fn collect(
             Ok(Read::Secret(secret.clone(), record, value))
         }));
     }
-    for read in run_all(jobs)? {
+    for read in run_all(jobs, concurrency)? {
         match read {
             Read::Vpc(v) => st.vpcs.extend(v),
             Read::Subnets(v) => st.subnets.extend(v),
@@ -976,26 +985,24 @@ pub fn to_cluster(st: &LiveState, request: &AuditRequest) -> Audit {
                 managed: false,
                 kms_key: r.kms_key.clone(),
                 origin: Origin::Live(r.arn.clone()),
+                content: if r.pending_deletion {
+                    SecretContent::PendingDeletion
+                } else {
+                    match &m.state {
+                        None => SecretContent::Unknown,
+                        Some(SecretState::Populated(_)) => SecretContent::KeyPair,
+                        Some(SecretState::Placeholder) => SecretContent::Placeholder,
+                        Some(SecretState::Malformed(p)) => SecretContent::Unusable(p.clone()),
+                    }
+                },
             });
             r.name.clone()
         });
-        match (&m.record, &m.state) {
-            (None, _) => notes.push(format!("secret `{}` does not exist: the nodes get no MPI SSH key", m.requested)),
-            (Some(r), _) if r.pending_deletion => notes.push(format!(
-                "secret `{}` is scheduled for deletion: `aws secretsmanager restore-secret --secret-id {}` keeps it",
-                r.name, r.name
-            )),
-            (Some(r), Some(SecretState::Placeholder)) => notes.push(format!(
-                "secret `{}` still holds the template's placeholder, not a key pair: the nodes boot without the MPI SSH key; run `efactl keys create --secret {}`",
-                r.name, r.name
-            )),
-            (Some(r), Some(SecretState::Malformed(problems))) => notes.push(format!(
-                "secret `{}` does not hold a usable key pair ({}); `efactl keys create --secret {} --rotate` replaces it",
-                r.name,
-                problems.join("; "),
-                r.name
-            )),
-            _ => {}
+        if m.record.is_none() {
+            notes.push(format!(
+                "secret `{}` does not exist: the nodes get no MPI SSH key",
+                m.requested
+            ));
         }
         Mpi {
             launcher: MpiLauncher::Ssh,

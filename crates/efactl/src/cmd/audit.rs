@@ -2,7 +2,7 @@
 
 use super::aws::{self, AwsArgs};
 use crate::output::{print, ColorChoice, FindingsFormat};
-use efactl_core::cloud::audit::{collect, to_cluster, AuditRequest};
+use efactl_core::cloud::audit::{collect_with, to_cluster, AuditRequest};
 use efactl_core::cloud::{CloudBackend, InstanceScope};
 use efactl_core::finding::{sort_findings, Severity};
 use efactl_core::report::{human, json, sarif};
@@ -104,7 +104,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
             Err(e) => return Ok(aws::report_cloud_error("reading the stack", &e)),
         }
     }
-    let state = match collect(&backend, &request) {
+    let state = match collect_with(&backend, &request, args.concurrency.max(1)) {
         Ok(s) => s,
         Err(e) => {
             return Ok(aws::report_cloud_error(

@@ -33,7 +33,7 @@ pub struct CreateArgs {
     /// The KMS key to encrypt a new secret with (id, ARN or alias); AWS's own key otherwise.
     #[arg(long, value_name = "ID")]
     pub kms_key: Option<String>,
-    /// ed25519 (default) or rsa (3072 bits, for MPI stacks whose SSH predates ed25519).
+    /// ed25519 (default) or rsa (4096 bits, for MPI stacks whose SSH predates ed25519).
     #[arg(long = "type", value_parser = parse_kind, default_value = "ed25519")]
     pub kind: KeyKind,
     /// Replace a key pair that is already there.

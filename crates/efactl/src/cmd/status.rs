@@ -57,8 +57,8 @@ fn text(r: &StatusReport) -> String {
         let _ = writeln!(s, "\nnodes ({}):", r.nodes.len());
         let _ = writeln!(
             s,
-            "  {:<20} {:<15} {:<10} {:<22} {:<14} {:<6} {}",
-            "instance", "type", "state", "zone (id)", "placement", "efa", "bootstrap"
+            "  {:<20} {:<15} {:<10} {:<22} {:<14} {:<6} bootstrap",
+            "instance", "type", "state", "zone (id)", "placement", "efa"
         );
         for n in &r.nodes {
             let zone = format!(

@@ -547,16 +547,30 @@ fn the_mpi_secret_is_read_and_judged() {
         Some(&crate::render::cfn::secret_placeholder("efa-cluster-mpi")),
     );
     let audit = to_cluster(&collect(&fake, &req).unwrap(), &req);
-    assert!(
-        audit.notes.iter().any(|n| n.contains("placeholder")
-            && n.contains("efactl keys create --secret efa-cluster-mpi")),
-        "{:#?}",
-        audit.notes
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:efa-cluster-mpi-a1b2c3";
+    assert_eq!(audit.cluster.secrets[0].arn.as_deref(), Some(arn));
+    // The placeholder is a finding (EFA035) on the secret's ARN, not only a note.
+    let findings = rules::run(&audit.cluster, &audit.catalog, &Options::default());
+    assert_eq!(found(&findings), pairs(&[("EFA035", arn)]), "{findings:#?}");
+    assert!(findings[0].message.contains("placeholder"));
+    assert!(findings[0]
+        .help
+        .as_deref()
+        .unwrap()
+        .contains("efactl keys create --secret efa-cluster-mpi"));
+
+    // A value that is not a key pair: EFA035 with what is wrong with it.
+    let fake = FakeBackend::with_live(healthy());
+    fake.put_secret(
+        "efa-cluster-mpi",
+        Some(r#"{"MPI_SSH_KEY_PRIVATE": "bm90IGEga2V5", "MPI_SSH_KEY_PUBLIC": "eA=="}"#),
     );
-    assert_eq!(
-        audit.cluster.secrets[0].arn.as_deref(),
-        Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:efa-cluster-mpi-a1b2c3")
-    );
+    let audit = to_cluster(&collect(&fake, &req).unwrap(), &req);
+    let findings = rules::run(&audit.cluster, &audit.catalog, &Options::default());
+    assert_eq!(found(&findings), pairs(&[("EFA035", arn)]), "{findings:#?}");
+    assert!(findings[0]
+        .message
+        .contains("does not hold a usable key pair"));
 
     // No secret at all: the cluster launches MPI over SSH with no key (EFA025).
     let fake = FakeBackend::with_live(healthy());

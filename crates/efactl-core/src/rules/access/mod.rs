@@ -1,6 +1,7 @@
 //! MPI SSH keys, IAM access to them, and the NCCL / libfabric environment.
 
 pub mod mpi_ssh_key_secret_missing;
+pub mod mpi_ssh_key_secret_unusable;
 pub mod nccl_env_obsolete;
 pub mod nccl_socket_ifname_mismatch;
 pub mod secret_access_too_broad;
@@ -173,6 +174,7 @@ mod tests {
             managed: arn.is_none(),
             kms_key: None,
             origin: Origin::Spec("mpi.sshKeySecret".into()),
+            content: Default::default(),
         }
     }
 
