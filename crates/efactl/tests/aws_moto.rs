@@ -485,15 +485,19 @@ securityGroups:\n  - name: efa\n    selfReferencing: true\n",
 #[test]
 fn status_shows_the_stack_resources_and_nodes() {
     let Some(m) = moto() else { return };
-    let spec = workspace().join("examples/c5n-mpi.yaml");
+    // The c5n example under its own name: the deploy test deploys `c5n-mpi` in the same
+    // region at the same time.
+    let dir = tempdir("status");
+    let spec = dir.join("cluster.yaml");
+    let text_in = std::fs::read_to_string(workspace().join("examples/c5n-mpi.yaml")).unwrap();
+    std::fs::write(&spec, text_in.replace("name: c5n-mpi", "name: c5n-status")).unwrap();
     let spec = spec.to_str().unwrap();
-    // Shares eu-west-1 with the deploy test: deploy is idempotent, either may come first.
     let o = efactl(m, None, &["deploy", spec, "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let o = efactl(
         m,
         Some("eu-west-1"),
-        &["status", "c5n-mpi", "--format", "json"],
+        &["status", "c5n-status", "--format", "json"],
     );
     let v = json_out(&o);
     assert_eq!(v["stack"]["status"], "CREATE_COMPLETE");
@@ -515,9 +519,9 @@ fn status_shows_the_stack_resources_and_nodes() {
         );
         assert_eq!(n["bootstrap"]["result"], "not-reported");
     }
-    let human = efactl(m, Some("eu-west-1"), &["status", "c5n-mpi"]);
+    let human = efactl(m, Some("eu-west-1"), &["status", "c5n-status"]);
     let (out, _) = text(&human);
-    assert!(out.contains("stack `c5n-mpi`: CREATE_COMPLETE"), "{out}");
+    assert!(out.contains("stack `c5n-status`: CREATE_COMPLETE"), "{out}");
     assert!(out.contains("nodes (8):"), "{out}");
 }
 

@@ -199,6 +199,100 @@ pub fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::fake::FakeBackend;
+    use crate::cloud::stack::{StackStatus, StackTemplate};
+
+    fn node(id: &str, az: &str, efa: usize, tags: &[(&str, &str)]) -> InstanceRecord {
+        InstanceRecord {
+            id: id.into(),
+            instance_type: "p5.48xlarge".into(),
+            availability_zone: Some(az.into()),
+            placement_group: Some("train-pg".into()),
+            vpc_id: Some("vpc-1".into()),
+            subnet_id: Some("subnet-1".into()),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            network_interfaces: (0..efa.max(1))
+                .map(|c| NetworkInterfaceRecord {
+                    id: format!("eni-{id}-{c}"),
+                    interface_type: if efa == 0 {
+                        InterfaceType::Interface
+                    } else if c == 0 {
+                        InterfaceType::Efa
+                    } else {
+                        InterfaceType::EfaOnly
+                    },
+                    network_card: c as u32,
+                    device_index: u32::from(c > 0),
+                    private_ip: (c == 0).then(|| format!("10.0.0.{}", id.len())),
+                    ..NetworkInterfaceRecord::default()
+                })
+                .collect(),
+            ..InstanceRecord::default()
+        }
+    }
+
+    #[test]
+    fn status_reads_resources_nodes_zone_ids_and_the_bootstrap() {
+        let template = serde_json::json!({"Resources": {
+            "Sg": {"Type": "AWS::EC2::SecurityGroup"},
+            "Lt": {"Type": "AWS::EC2::LaunchTemplate"}
+        }});
+        let live = crate::cloud::audit::LiveState {
+            instances: vec![
+                node("i-2", "us-east-1a", 32, &[("efactl:cluster", "train")]),
+                node(
+                    "i-1",
+                    "us-east-1a",
+                    32,
+                    &[("aws:cloudformation:stack-name", "train")],
+                ),
+                node("i-3", "us-east-1b", 0, &[("efactl:cluster", "train")]),
+                node("i-9", "us-east-1a", 32, &[("efactl:cluster", "other")]),
+            ],
+            subnets: vec![SubnetRecord {
+                id: "subnet-1".into(),
+                vpc_id: "vpc-1".into(),
+                availability_zone: Some("us-east-1a".into()),
+                availability_zone_id: Some("use1-az6".into()),
+                ..SubnetRecord::default()
+            }],
+            ..Default::default()
+        };
+        let fake = FakeBackend::with_live(live);
+        assert_eq!(read(&fake, "train").unwrap(), None, "no stack yet");
+        fake.put_stack(
+            &StackTemplate::new("train", &template),
+            StackStatus::CreateComplete,
+        );
+        fake.set_console(
+            "i-1",
+            "2026-11-22T01:04:49Z efactl-bootstrap: done: every step ok (/var/lib/efactl/bootstrap-status.json)\n",
+        );
+        fake.set_console(
+            "i-3",
+            "2026-11-22T01:04:49Z efactl-bootstrap: FAILED in step efa-devices (/var/lib/efactl/bootstrap-status.json)\n",
+        );
+        let r = read(&fake, "train").unwrap().unwrap();
+        assert_eq!(r.stack.status, StackStatus::CreateComplete);
+        let mut res: Vec<&str> = r.resources.iter().map(|x| x.logical_id.as_str()).collect();
+        res.sort();
+        assert_eq!(res, vec!["Lt", "Sg"]);
+        let ids: Vec<&str> = r.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, vec!["i-1", "i-2", "i-3"], "tagged either way, sorted");
+        assert_eq!(r.nodes[0].zone_id.as_deref(), Some("use1-az6"));
+        assert_eq!(
+            r.nodes[2].zone_id, None,
+            "no subnet of the VPC is in us-east-1b"
+        );
+        assert_eq!((r.nodes[0].efa_interfaces, r.nodes[0].interfaces), (32, 32));
+        assert_eq!(r.nodes[2].efa_interfaces, 0);
+        assert!(matches!(r.nodes[0].bootstrap, Bootstrap::Ok { .. }));
+        assert_eq!(r.nodes[1].bootstrap, Bootstrap::NotReported);
+        assert_eq!(r.nodes[2].bootstrap.label(), "failed (efa-devices)");
+    }
 
     #[test]
     fn console_says_how_the_bootstrap_ended() {

@@ -4,7 +4,7 @@ use super::aws::{self, AwsArgs};
 use crate::output::{print, ColorChoice, FindingsFormat};
 use efactl_core::cloud::audit::{collect_with, to_cluster, AuditRequest};
 use efactl_core::cloud::{CloudBackend, InstanceScope};
-use efactl_core::finding::{sort_findings, Severity};
+use efactl_core::finding::sort_findings;
 use efactl_core::report::{human, json, sarif};
 use efactl_core::rules;
 
@@ -31,24 +31,13 @@ pub struct Args {
     pub secret: Option<String>,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
-    /// Exit 1 when a finding of this severity or worse remains.
-    #[arg(long, value_parser = parse_severity, default_value = "error")]
-    pub fail_on: Severity,
-    /// Leave out a rule (id or name); repeat or separate with commas.
-    #[arg(long, value_delimiter = ',')]
-    pub ignore: Vec<String>,
-    /// Change a rule's severity: ID=error|warning|info.
-    #[arg(long, value_delimiter = ',')]
-    pub severity: Vec<String>,
+    #[command(flatten)]
+    pub rules: super::check::RuleArgs,
     /// Describe calls in flight at once (1 issues them one after another).
     #[arg(long, default_value_t = efactl_aws::DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
     #[command(flatten)]
     pub aws: AwsArgs,
-}
-
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    Severity::parse(s).ok_or_else(|| format!("`{s}` is not error, warning or info"))
 }
 
 pub fn scope(args: &Args) -> anyhow::Result<InstanceScope> {
@@ -78,7 +67,7 @@ pub fn scope(args: &Args) -> anyhow::Result<InstanceScope> {
 }
 
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
-    let opts = super::check::options(&args.ignore, &args.severity)?;
+    let opts = super::check::options(&args.rules.ignore, &args.rules.severity)?;
     let scope = scope(&args)?;
     let backend = match aws::connect(&args.aws, args.concurrency.max(1)) {
         Ok(b) => b,
@@ -159,6 +148,6 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         }
     }
     print(&text)?;
-    let fail = findings.iter().any(|f| f.severity >= args.fail_on);
+    let fail = findings.iter().any(|f| f.severity >= args.rules.fail_on);
     Ok(u8::from(fail))
 }

@@ -53,6 +53,14 @@ pub fn interruptible_clock() -> SystemClock {
     clock
 }
 
+/// Wait settings with `--timeout MIN`.
+pub fn wait_settings(minutes: u64) -> efactl_core::cloud::deploy::WaitSettings {
+    efactl_core::cloud::deploy::WaitSettings {
+        timeout: Duration::from_secs(minutes.max(1) * 60),
+        ..Default::default()
+    }
+}
+
 /// Prints an AWS error and what to do about it; returns the exit code (1).
 pub fn report_cloud_error(doing: &str, e: &CloudError) -> u8 {
     eprintln!("efactl: error: {doing}: {e}");

@@ -14,6 +14,13 @@ pub struct Args {
     pub file: String,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// Which findings count: shared by `check` and `audit`.
+#[derive(clap::Args)]
+pub struct RuleArgs {
     /// Exit 1 when a finding of this severity or worse remains.
     #[arg(long, value_parser = parse_severity, default_value = "error")]
     pub fail_on: Severity,
@@ -130,7 +137,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
-    let opts = options(&args.ignore, &args.severity)?;
+    let opts = options(&args.rules.ignore, &args.rules.severity)?;
     let display_name = if args.file == "-" {
         "<stdin>"
     } else {
@@ -169,5 +176,5 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         FindingsFormat::Sarif => sarif::render(&report.findings),
     };
     print(&text)?;
-    Ok(report.exit_code(args.fail_on) as u8)
+    Ok(report.exit_code(args.rules.fail_on) as u8)
 }

@@ -252,11 +252,7 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         );
     }
     let clock = aws::interruptible_clock();
-    let settings = efactl_core::cloud::deploy::WaitSettings {
-        timeout: std::time::Duration::from_secs(args.timeout.max(1) * 60),
-        ..Default::default()
-    };
-    let deployer = Deployer::new(&backend, &clock).with_settings(settings);
+    let deployer = Deployer::new(&backend, &clock).with_settings(aws::wait_settings(args.timeout));
     let mut progress = StderrProgress::new(!human_out, color);
 
     if args.dry_run {

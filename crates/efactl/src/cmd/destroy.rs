@@ -35,11 +35,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
     };
     let clock = aws::interruptible_clock();
-    let settings = efactl_core::cloud::deploy::WaitSettings {
-        timeout: std::time::Duration::from_secs(args.timeout.max(1) * 60),
-        ..Default::default()
-    };
-    let deployer = Deployer::new(&backend, &clock).with_settings(settings);
+    let deployer = Deployer::new(&backend, &clock).with_settings(aws::wait_settings(args.timeout));
     let mut progress = StderrProgress::new(!human_out, color);
     let result = deployer.destroy(&args.name, true, &mut progress);
     progress.finish();

@@ -80,6 +80,18 @@ fn existing(
     Ok((Some(record.arn), Existing::Present(state)))
 }
 
+/// The backend and what the secret holds now, or the exit code after saying why not.
+fn open(
+    args: &AwsArgs,
+    secret: &str,
+) -> Result<(efactl_aws::AwsBackend, Option<String>, Existing), u8> {
+    let backend =
+        aws::connect(args, 0).map_err(|e| aws::report_cloud_error("connecting to AWS", &e))?;
+    let (arn, current) = existing(&backend, secret)
+        .map_err(|e| aws::report_cloud_error(&format!("reading secret `{secret}`"), &e))?;
+    Ok((backend, arn, current))
+}
+
 fn emit(format: Format, human: String, value: serde_json::Value) -> anyhow::Result<()> {
     match format {
         Format::Human => print(&human),
@@ -88,18 +100,9 @@ fn emit(format: Format, human: String, value: serde_json::Value) -> anyhow::Resu
 }
 
 fn create(a: CreateArgs) -> anyhow::Result<u8> {
-    let backend = match aws::connect(&a.aws, 0) {
-        Ok(b) => b,
-        Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
-    };
-    let (arn, current) = match existing(&backend, &a.secret) {
+    let (backend, arn, current) = match open(&a.aws, &a.secret) {
         Ok(x) => x,
-        Err(e) => {
-            return Ok(aws::report_cloud_error(
-                &format!("reading secret `{}`", a.secret),
-                &e,
-            ))
-        }
+        Err(code) => return Ok(code),
     };
     let action = keys::plan_store(&a.secret, &current, a.rotate);
     if let StoreAction::Refuse(why) = &action {
@@ -186,18 +189,9 @@ fn create(a: CreateArgs) -> anyhow::Result<u8> {
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<u8> {
-    let backend = match aws::connect(&a.aws, 0) {
-        Ok(b) => b,
-        Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
-    };
-    let (arn, current) = match existing(&backend, &a.secret) {
+    let (_, arn, current) = match open(&a.aws, &a.secret) {
         Ok(x) => x,
-        Err(e) => {
-            return Ok(aws::report_cloud_error(
-                &format!("reading secret `{}`", a.secret),
-                &e,
-            ))
-        }
+        Err(code) => return Ok(code),
     };
     let (ok, state, text) = match &current {
         Existing::Missing => (false, "missing", format!("secret `{}` does not exist; `efactl keys create --secret {}` makes it", a.secret, a.secret)),
