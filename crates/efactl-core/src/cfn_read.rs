@@ -668,15 +668,7 @@ impl<'t> Reader<'_, 't> {
         let d = self.doc;
         let ev = |k: &str| m.get(k).map(|v| d.eval(v));
         let proto = ev("IpProtocol")?;
-        let proto = proto.s()?.to_ascii_lowercase();
-        let protocol = match proto.as_str() {
-            "-1" | "all" => Protocol::All,
-            "tcp" | "6" => Protocol::Tcp,
-            "udp" | "17" => Protocol::Udp,
-            "icmp" | "1" => Protocol::Icmp,
-            "icmpv6" => Protocol::Other(58),
-            n => Protocol::Other(n.parse().ok()?),
-        };
+        let protocol = Protocol::from_ec2(proto.s()?)?;
         let from = ev("FromPort")
             .as_ref()
             .and_then(|v| v.s()?.parse::<i64>().ok());

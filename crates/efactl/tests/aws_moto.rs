@@ -390,6 +390,15 @@ fn a_changed_spec_shows_its_change_set_and_applies_it() {
     let o = efactl(m, None, &["deploy", spec, "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     assert!(text(&o).0.contains("stack `c5n-changed` created"));
+    // Without a terminal, progress is one line per stack event on stderr (no bar, no colour).
+    let (_, err) = text(&o);
+    assert!(err.contains("creating stack `c5n-changed`..."), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains(" CREATE_COMPLETE c5n-changed (AWS::CloudFormation::Stack)")),
+        "{err}"
+    );
+    assert!(!err.contains('\x1b'), "colour without a terminal: {err}");
 
     assert!(base.contains("count: 8"));
     std::fs::write(

@@ -290,18 +290,6 @@ fn endpoint_in_use(e: &VpcEndpointRecord) -> bool {
     )
 }
 
-/// `-1`, `tcp`, `6`, ... as the model's protocol; `None` for a value EC2 does not use.
-pub fn parse_protocol(p: &str) -> Option<Protocol> {
-    Some(match p.to_ascii_lowercase().as_str() {
-        "-1" | "all" => Protocol::All,
-        "tcp" | "6" => Protocol::Tcp,
-        "udp" | "17" => Protocol::Udp,
-        "icmp" | "1" => Protocol::Icmp,
-        "icmpv6" => Protocol::Other(58),
-        n => Protocol::Other(n.parse().ok()?),
-    })
-}
-
 /// A permission's ports: TCP and UDP only (ICMP's are a type and code).
 fn port_range(protocol: &Protocol, from: Option<i32>, to: Option<i32>) -> Option<PortRange> {
     if !matches!(protocol, Protocol::Tcp | Protocol::Udp) {
@@ -315,7 +303,7 @@ fn port_range(protocol: &Protocol, from: Option<i32>, to: Option<i32>) -> Option
 fn rules_of(perms: &[PermissionRecord], group_id: &str, notes: &mut Vec<String>) -> Vec<SgRule> {
     let mut out = Vec::new();
     for p in perms {
-        let Some(protocol) = parse_protocol(&p.protocol) else {
+        let Some(protocol) = Protocol::from_ec2(&p.protocol) else {
             notes.push(format!(
                 "security group {group_id} has a rule with protocol `{}`, which efactl does not know; it is left out",
                 p.protocol
@@ -747,7 +735,7 @@ pub fn acl_allows(
         acl.entries.iter().filter(|e| e.egress == egress).collect();
     entries.sort_by_key(|e| e.rule_number);
     for e in entries {
-        let Some(p) = parse_protocol(&e.protocol) else {
+        let Some(p) = Protocol::from_ec2(&e.protocol) else {
             continue;
         };
         let proto_ok = p == Protocol::All || &p == protocol;

@@ -219,6 +219,21 @@ pub enum Protocol {
     Other(u8),
 }
 
+impl Protocol {
+    /// EC2's `IpProtocol` as the API and CloudFormation write it (`-1`, `tcp`, `6`, `icmpv6`,
+    /// a protocol number); `None` for a value EC2 does not use.
+    pub fn from_ec2(p: &str) -> Option<Protocol> {
+        Some(match p.to_ascii_lowercase().as_str() {
+            "-1" | "all" => Protocol::All,
+            "tcp" | "6" => Protocol::Tcp,
+            "udp" | "17" => Protocol::Udp,
+            "icmp" | "1" => Protocol::Icmp,
+            "icmpv6" => Protocol::Other(58),
+            n => Protocol::Other(n.parse().ok()?),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
     pub from: u16,

@@ -639,10 +639,10 @@ fn permissions_become_one_rule_per_source() {
     assert_eq!(rules.len(), 4);
     assert!(rules.iter().all(|r| r.protocol == Protocol::Tcp));
     assert!(audit.notes.iter().any(|n| n.contains("not a cidr")));
-    assert_eq!(parse_protocol("-1"), Some(Protocol::All));
-    assert_eq!(parse_protocol("icmpv6"), Some(Protocol::Other(58)));
-    assert_eq!(parse_protocol("17"), Some(Protocol::Udp));
-    assert_eq!(parse_protocol("gre"), None);
+    assert_eq!(Protocol::from_ec2("-1"), Some(Protocol::All));
+    assert_eq!(Protocol::from_ec2("icmpv6"), Some(Protocol::Other(58)));
+    assert_eq!(Protocol::from_ec2("17"), Some(Protocol::Udp));
+    assert_eq!(Protocol::from_ec2("gre"), None);
 }
 
 #[test]
