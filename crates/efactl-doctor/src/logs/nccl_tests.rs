@@ -11,6 +11,10 @@
 //! # Avg bus bandwidth    : 123.456
 //! ```
 //!
+//! The first nccl-tests releases printed the header and the summary without the leading `#`
+//! (`       size         count    type   redop     time   algbw   busbw  error …`,
+//! ` Out of bounds values : 2 FAILED`): those lines are read too.
+//!
 //! Only aggregates are kept (the best large-message busbw, rows with wrong results up to a
 //! bound), so a table of any length costs the same memory.
 
@@ -31,6 +35,7 @@ pub const MAX_HOSTS: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Columns {
     count: usize,
+    redop: Option<usize>,
     busbw: [Option<usize>; 2],
     wrong: [Option<usize>; 2],
     /// The old format's `error` column is a float deviation, not a count: not judged.
@@ -63,6 +68,44 @@ pub struct Table {
     pub avg_busbw: Option<f64>,
     /// Distinct hosts in the device list before this table.
     pub hosts: usize,
+    /// The `redop` of the first row: `sum`, `prod`, `max`, `min` or `avg` for the reductions
+    /// (all_reduce, reduce_scatter, reduce), `none` for the others.
+    pub redop: Option<String>,
+}
+
+/// The nccl-tests programs, for naming a table from the command line that ran it.
+pub const PROGRAMS: &[&str] = &[
+    "all_reduce_perf",
+    "all_gather_perf",
+    "alltoall_perf",
+    "broadcast_perf",
+    "gather_perf",
+    "hypercube_perf",
+    "reduce_perf",
+    "reduce_scatter_perf",
+    "scatter_perf",
+    "sendrecv_perf",
+];
+
+impl Table {
+    /// Whether this table's busbw is comparable with the network's line rate. nccl-tests
+    /// normalises busbw so that all_reduce, all_gather and reduce_scatter reach the link speed
+    /// on a healthy fabric; alltoall, sendrecv, gather/scatter and the rest do not (multi-node
+    /// alltoall is bounded by every GPU's share of the NICs). A table whose program is not
+    /// named counts only when its rows are a reduction (all_reduce or reduce_scatter, or
+    /// reduce): a `none` table may be alltoall.
+    pub fn comparable_with_line_rate(&self) -> bool {
+        match self.test.as_deref() {
+            Some(t) => matches!(
+                t,
+                "all_reduce_perf" | "all_gather_perf" | "reduce_scatter_perf"
+            ),
+            None => self
+                .redop
+                .as_deref()
+                .is_some_and(|r| matches!(r, "sum" | "prod" | "max" | "min" | "avg")),
+        }
+    }
 }
 
 /// Streaming parser: feed it every line (bodies, after prefixes are stripped).
@@ -87,13 +130,26 @@ impl Parser {
         if let Some(h) = t.strip_prefix('#') {
             return self.comment(h.trim(), at);
         }
+        let first = t.split_ascii_whitespace().next().unwrap_or("");
+        if !is_uint(first) {
+            // The first releases' header and summary lines, without `#`.
+            if first == "size" && t.contains("busbw")
+                || t.starts_with("Out of bounds values")
+                || t.starts_with("Avg bus bandwidth")
+                || first == "nThread"
+                || first == "out-of-place"
+                || first == "(B)"
+            {
+                return self.comment(t, at);
+            }
+            if t.contains("_perf") {
+                self.command_line(t);
+            }
+            return false;
+        }
         let Some(cols) = self.columns else {
             return false;
         };
-        let first = t.split_ascii_whitespace().next().unwrap_or("");
-        if !is_uint(first) {
-            return false;
-        }
         let fields: Vec<&str> = t.split_ascii_whitespace().collect();
         if fields.len() != cols.count {
             return false;
@@ -104,6 +160,12 @@ impl Parser {
         let Some(table) = self.tables.last_mut() else {
             return false;
         };
+        if table.rows == 0 {
+            table.redop = cols
+                .redop
+                .and_then(|i| fields.get(i))
+                .map(|r| r.chars().take(16).collect());
+        }
         table.rows += 1;
         table.max_size = table.max_size.max(size);
         if size >= LARGE {
@@ -146,6 +208,7 @@ impl Parser {
             let wrong_name = if wrong_is_count { "#wrong" } else { "error" };
             self.columns = Some(Columns {
                 count: names.len(),
+                redop: find("redop", 0),
                 busbw: [find("busbw", 0), find("busbw", 1)],
                 wrong: [find(wrong_name, 0), find(wrong_name, 1)],
                 wrong_is_count,
@@ -215,6 +278,18 @@ impl Parser {
         false
     }
 
+    /// A line that runs an nccl-tests program (`mpirun … /opt/nccl-tests/build/all_reduce_perf
+    /// -b 8 -e 2G`) names the tables that follow it.
+    fn command_line(&mut self, t: &str) {
+        for word in t.split(|c: char| c.is_ascii_whitespace() || c == '/' || c == '\'' || c == '"')
+        {
+            if let Some(p) = PROGRAMS.iter().find(|p| **p == word) {
+                self.test = Some((*p).to_string());
+                return;
+            }
+        }
+    }
+
     /// Distinct hosts in the device lists seen so far.
     pub fn hosts(&self) -> usize {
         self.hosts.len() + usize::from(self.hosts_overflow)
@@ -272,5 +347,62 @@ mod tests {
         assert_eq!(p.tables[0].wrong_total, 0);
         // Rows that do not fit the header are not rows.
         assert!(!p.feed("   12 training step loss 0.5", (0, 3)));
+        assert_eq!(p.tables[0].redop.as_deref(), Some("none"));
+        assert!(!p.tables[0].comparable_with_line_rate());
+    }
+
+    /// nccl-tests' first releases (nccl-tests#37): no `#` before the header and the summary.
+    #[test]
+    fn first_release_format_without_hash() {
+        let log = "nThread 1 nGpus 2 minBytes 8 maxBytes 268435456 step: 2(factor) warmup iters: 5 iters: 20 validation: 1
+# Using devices
+#   Rank  0 on  gpu-node device  0 [0x04] GeForce GTX 1080 Ti
+                                                     out-of-place                       in-place
+       size         count    type   redop     time   algbw   busbw  error     time   algbw   busbw  error
+        (B)    (elements)                       (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)
+   268435456      67108864   float     sum    45123    5.95    5.95  2e+00    45098    5.95    5.95  2e+00
+ Out of bounds values : 2 FAILED
+ Avg bus bandwidth    : 5.95
+";
+        let mut p = Parser::default();
+        let taken: Vec<bool> = log
+            .lines()
+            .enumerate()
+            .map(|(i, l)| p.feed(l, (0, i as u64 + 1)))
+            .collect();
+        assert_eq!(
+            taken,
+            vec![true, true, true, true, true, true, true, true, true]
+        );
+        assert_eq!(p.tables.len(), 1);
+        let t = &p.tables[0];
+        assert_eq!(t.rows, 1);
+        assert_eq!(t.out_of_bounds.map(|o| o.0), Some(2));
+        assert_eq!(t.avg_busbw, Some(5.95));
+        assert_eq!(t.redop.as_deref(), Some("sum"));
+        // A line of prose that starts with "size" is not a header.
+        let mut p = Parser::default();
+        assert!(!p.feed("size of the model: 7B parameters", (0, 1)));
+        assert!(p.tables.is_empty());
+    }
+
+    #[test]
+    fn the_command_line_names_the_table() {
+        let mut p = Parser::default();
+        assert!(!p.feed("+ mpirun -np 16 -x NCCL_DEBUG=INFO /opt/nccl-tests/build/alltoall_perf -b 8 -e 2G -f 2", (0, 1)));
+        p.feed("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong", (0, 2));
+        assert_eq!(p.tables[0].test.as_deref(), Some("alltoall_perf"));
+        assert!(!p.tables[0].comparable_with_line_rate());
+        assert!(!p.feed(
+            "srun --mpi=pmix ./build/all_reduce_perf -b 8 -e 16G",
+            (0, 3)
+        ));
+        p.feed("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong", (0, 4));
+        assert_eq!(p.tables[1].test.as_deref(), Some("all_reduce_perf"));
+        assert!(p.tables[1].comparable_with_line_rate());
+        // `_perf` inside another word names nothing.
+        let mut p = Parser::default();
+        p.feed("loading my_all_reduce_perf_notes.txt", (0, 1));
+        assert_eq!(p.test, None);
     }
 }

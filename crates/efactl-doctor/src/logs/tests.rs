@@ -373,6 +373,30 @@ fn echoed_environment_unless_the_plugin_set_it() {
         None,
     );
     assert_eq!(rules(&a), vec!["NCCL011", "NCCL011"]);
+    // NCCL's real variable (aws-ofi-nccl#65 echoes it on p4d) and the guidance's spelling,
+    // which NCCL never reads.
+    let a = run(
+        &format!(
+            "{}ip-10-0-1-10:1000:2000 [0] NCCL INFO NCCL_MIN_NCHANNELS set by environment to 4.\nNCCL_MIN_CHANNELS=32\n",
+            Job::default().interleaved()
+        ),
+        None,
+    );
+    assert_eq!(rules(&a), vec!["NCCL011", "NCCL011"]);
+    assert!(
+        a.findings.iter().any(|f| f
+            .message
+            .contains("NCCL_MIN_NCHANNELS should be left at its default")),
+        "{:#?}",
+        a.findings
+    );
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.message.contains("not a variable NCCL reads")),
+        "{:#?}",
+        a.findings
+    );
 }
 
 #[test]
@@ -476,6 +500,29 @@ fn nccl_tests_wrong_results_and_low_busbw() {
     // Without an instance type there is nothing to compare with.
     let a = run(&table("37.06", "0"), None);
     assert!(a.findings.is_empty());
+    // The same figure from alltoall_perf is what a healthy p5 fabric gives: not low.
+    let alltoall = format!(
+        "# Collective test starting: alltoall_perf\n{}",
+        table("37.06", "0").replace(" sum ", " none")
+    );
+    let a = run(&alltoall, Some("p5.48xlarge"));
+    assert!(a.findings.is_empty(), "{:#?}", a.findings);
+    assert_eq!(a.nccl_tests[0].large_busbw, Some(37.06));
+    // Unnamed and not a reduction (all_gather or alltoall): not judged.
+    let a = run(
+        &table("37.06", "0").replace(" sum ", " none"),
+        Some("p5.48xlarge"),
+    );
+    assert!(a.findings.is_empty(), "{:#?}", a.findings);
+    // Named all_gather_perf: judged.
+    let a = run(
+        &format!(
+            "mpirun -np 16 /opt/nccl-tests/build/all_gather_perf -b 8 -e 1G\n{}",
+            table("37.06", "0").replace(" sum ", " none")
+        ),
+        Some("p5.48xlarge"),
+    );
+    assert_eq!(rules(&a), vec!["NCCL013"]);
     let a = run(&table("246.70", "3"), None);
     assert_eq!(rules(&a), vec!["NCCL012"]);
     assert_eq!(a.verdict.status, Status::Failed);

@@ -19,7 +19,8 @@ variable:
 | `RDMAV_FORK_SAFE`, any `RDMAV_*` | \"Do not use\": can break things on newer kernels |
 | `FI_EFA_FORK_SAFE` | \"Not needed anymore\": the plugin sets it |
 | `NCCL_SOCKET_NTHREADS`, `NCCL_NSOCKS_PERTHREAD` | \"Not applicable for EFA\" (socket transport only) |
-| `NCCL_BUFFSIZE`, `NCCL_MIN_CHANNELS` | leave the defaults: the plugin sets `NCCL_BUFFSIZE` per platform where it matters |
+| `NCCL_BUFFSIZE`, `NCCL_MIN_NCHANNELS` | leave the defaults: the plugin sets `NCCL_BUFFSIZE` per platform where it matters |
+| `NCCL_MIN_CHANNELS` | the spelling of aws-ofi-nccl's guidance, but not a variable NCCL reads: it does nothing |
 | `FI_EFA_ENABLE_SHM_TRANSFER` | irrelevant for NCCL: the plugin turns libfabric shared memory off on its endpoints |
 | `NCCL_NET=Socket`, `NCCL_NET_PLUGIN=none` | with EFA node groups: NCCL uses TCP sockets, EFA carries nothing |
 
@@ -161,13 +162,22 @@ static TABLE: &[Entry] = &[
         source: "aws-ofi-nccl doc/efa-env-var.md and platform-aws.cpp",
     },
     Entry {
+        var: "NCCL_MIN_NCHANNELS",
+        verdict: |name, _, _| {
+            Some(format!(
+                "{name} should be left at its default on EFA, per aws-ofi-nccl's guidance (which spells it NCCL_MIN_CHANNELS): the plugin and NCCL's tuner pick the channel count per platform"
+            ))
+        },
+        source: "aws-ofi-nccl doc/efa-env-var.md; NCCL's environment variable list",
+    },
+    Entry {
         var: "NCCL_MIN_CHANNELS",
         verdict: |name, _, _| {
             Some(format!(
-                "{name} should be left at its default on EFA, per aws-ofi-nccl's guidance"
+                "{name} is not a variable NCCL reads (NCCL's is NCCL_MIN_NCHANNELS), so setting it does nothing; aws-ofi-nccl's guidance, which spells it this way, is to leave the channel count at its default"
             ))
         },
-        source: "aws-ofi-nccl doc/efa-env-var.md",
+        source: "aws-ofi-nccl doc/efa-env-var.md; NCCL's environment variable list",
     },
     Entry {
         var: "FI_EFA_ENABLE_SHM_TRANSFER",

@@ -11,7 +11,8 @@ Reads the environment variables a log echoes (NCCL's `NAME set by environment to
 and `NAME=VALUE` lines from an `env` dump in the job script) and judges them with the same
 table as the spec rule EFA029 (`nccl-env-obsolete`): `FI_EFA_USE_DEVICE_RDMA`, `FI_PROVIDER`
 other than `efa` (or `efa` with a recent plugin), `NCCL_PROTO=simple`, `RDMAV_*`,
-`FI_EFA_FORK_SAFE`, socket-only tuning, `NCCL_BUFFSIZE`, `NCCL_MIN_CHANNELS`,
+`FI_EFA_FORK_SAFE`, socket-only tuning, `NCCL_BUFFSIZE`, `NCCL_MIN_NCHANNELS` (and
+`NCCL_MIN_CHANNELS`, the guidance's spelling, which NCCL does not read),
 `FI_EFA_ENABLE_SHM_TRANSFER`, `NCCL_NET=Socket` and `NCCL_NET_PLUGIN=none`. Variables that
 aws-ofi-nccl set itself on that rank (it forces `NCCL_PROTO=simple` without GPUDirect RDMA and
 sets `NCCL_BUFFSIZE` on some platforms) are not reported.
