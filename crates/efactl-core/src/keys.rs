@@ -193,6 +193,9 @@ pub enum SecretState {
     Populated(KeyInfo),
     /// The template's placeholder (or empty fields): `efactl keys create` has not run.
     Placeholder,
+    /// A secret created without a value (the console and `aws secretsmanager create-secret`
+    /// allow it): it has no version, so reading it fails.
+    NoValue,
     /// Something the nodes cannot use; each string says why, in words for the user.
     Malformed(Vec<String>),
 }
@@ -415,7 +418,7 @@ pub fn plan_store(secret: &str, existing: &Existing, rotate: bool) -> StoreActio
         Existing::PendingDeletion => StoreAction::Refuse(format!(
             "secret `{secret}` is scheduled for deletion; restore it first (`aws secretsmanager restore-secret --secret-id {secret}`) or choose another name"
         )),
-        Existing::Present(SecretState::Placeholder) => StoreAction::Populate,
+        Existing::Present(SecretState::Placeholder | SecretState::NoValue) => StoreAction::Populate,
         Existing::Present(_) if rotate => StoreAction::Replace,
         Existing::Present(SecretState::Populated(info)) => StoreAction::Refuse(format!(
             "secret `{secret}` already holds a key pair ({} {}); `--rotate` replaces it (running nodes keep the old pair until their bootstrap runs again)",
@@ -627,6 +630,10 @@ mod tests {
         );
         assert_eq!(
             plan_store("s", &Existing::Present(SecretState::Placeholder), false),
+            StoreAction::Populate
+        );
+        assert_eq!(
+            plan_store("s", &Existing::Present(SecretState::NoValue), false),
             StoreAction::Populate
         );
         assert_eq!(plan_store("s", &populated, true), StoreAction::Replace);

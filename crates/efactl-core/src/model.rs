@@ -285,6 +285,8 @@ pub enum SecretContent {
     KeyPair,
     /// The template's placeholder: `efactl keys create` has not run.
     Placeholder,
+    /// Created without a value: no version to read.
+    NoValue,
     /// Something the nodes cannot use; each string says why.
     Unusable(Vec<String>),
     /// Scheduled for deletion: reads fail.

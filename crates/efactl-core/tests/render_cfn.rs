@@ -340,6 +340,29 @@ fn every_resource_says_why_and_ids_are_alphanumeric() {
     }
 }
 
+/// Upgrading efactl must not change any resource: the version is template Metadata only.
+#[test]
+fn the_efactl_version_changes_no_resource() {
+    let marker = format!("\"{}\"", efactl_core::VERSION);
+    for (stem, c, t, _) in rendered() {
+        assert_eq!(
+            t["Metadata"]["efactl"]["version"],
+            Value::from(efactl_core::VERSION),
+            "{stem}"
+        );
+        assert_eq!(
+            t["Metadata"]["efactl"]["cluster"],
+            Value::from(c.name.clone()),
+            "{stem}"
+        );
+        let resources = serde_json::to_string(&t["Resources"]).unwrap();
+        assert!(
+            !resources.contains(&marker),
+            "{stem}: a resource carries the efactl version {marker}"
+        );
+    }
+}
+
 #[test]
 fn tags_on_everything_taggable() {
     // Types whose `Tags` property is a list of Key/Value (and the launch template's own).
@@ -388,11 +411,8 @@ fn tags_on_everything_taggable() {
                     Some(Value::from(c.name.clone())),
                     "{stem}: {id}"
                 );
-                assert_eq!(
-                    get("efactl:version"),
-                    Some(Value::from(efactl_core::VERSION)),
-                    "{stem}: {id}"
-                );
+                // The version lives in the template's Metadata only (see below).
+                assert_eq!(get("efactl:version"), None, "{stem}: {id}");
                 for (k, v) in &c.tags {
                     assert_eq!(
                         get(k),

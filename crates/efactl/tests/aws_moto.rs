@@ -616,6 +616,43 @@ print(stored)
     assert!(text(&o).1.contains("does not exist"), "{:?}", text(&o));
 }
 
+/// A secret created without a value has no version: GetSecretValue answers
+/// ResourceNotFoundException. `keys check` says it has no value (not that it is missing), and
+/// `keys create` fills it in place.
+#[test]
+fn keys_on_a_secret_created_without_a_value() {
+    let Some(m) = moto() else { return };
+    let region = "ca-central-1";
+    let made = account(m, region, &["empty-secret", "empty-key"]);
+    let o = efactl(
+        m,
+        Some(region),
+        &["keys", "check", "--secret", "empty-key", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let v = json_out(&o);
+    assert_eq!(v["state"], "no-value", "{v}");
+    assert_eq!(v["arn"], made["arn"], "{v}");
+    let o = efactl(
+        m,
+        Some(region),
+        &[
+            "keys",
+            "create",
+            "--secret",
+            "empty-key",
+            "--format",
+            "json",
+        ],
+    );
+    let v = json_out(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(v["action"], "populated", "{v}");
+    let o = efactl(m, Some(region), &["keys", "check", "--secret", "empty-key"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.contains(v["fingerprint"].as_str().unwrap()));
+}
+
 #[test]
 fn no_credentials_is_a_clear_error() {
     let Some(m) = moto() else { return };

@@ -234,6 +234,8 @@ pub fn collect_with(
             Read::Secret(requested, record, value) => {
                 let state = match (&record, value) {
                     (Some(_), Some(Ok(text))) => Some(check_secret_value(text.expose())),
+                    // The secret exists but has no version: created without a value.
+                    (Some(_), Some(Err(CloudError::NotFound { .. }))) => Some(SecretState::NoValue),
                     (Some(r), Some(Err(e))) => {
                         st.notes.push(format!(
                             "the value of secret `{}` could not be read ({e}), so whether it holds a usable key was not checked",
@@ -980,6 +982,7 @@ pub fn to_cluster(st: &LiveState, request: &AuditRequest) -> Audit {
                         None => SecretContent::Unknown,
                         Some(SecretState::Populated(_)) => SecretContent::KeyPair,
                         Some(SecretState::Placeholder) => SecretContent::Placeholder,
+                        Some(SecretState::NoValue) => SecretContent::NoValue,
                         Some(SecretState::Malformed(p)) => SecretContent::Unusable(p.clone()),
                     }
                 },

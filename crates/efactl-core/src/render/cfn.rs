@@ -853,7 +853,9 @@ impl<'a> Builder<'a> {
             v.push(json!({ "Key": "Name", "Value": format!("{}-{name}", self.c.name) }));
         }
         v.push(json!({ "Key": "efactl:cluster", "Value": self.c.name }));
-        v.push(json!({ "Key": "efactl:version", "Value": crate::VERSION }));
+        // No `efactl:version` tag: it would make every resource a "Modify" in the change set
+        // of the first deploy after an efactl upgrade, hiding the changes that matter. The
+        // version is in the template's `Metadata.efactl.version`, which changes no resource.
         for (k, val) in &self.c.tags {
             v.push(json!({ "Key": k, "Value": val }));
         }

@@ -74,7 +74,7 @@ fn existing(
     let state = match backend.secret_value(&record.arn) {
         Ok(v) => keys::check_secret_value(v.expose()),
         // A secret created without a value (the console allows it) has no version yet.
-        Err(efactl_core::cloud::CloudError::NotFound { .. }) => SecretState::Placeholder,
+        Err(efactl_core::cloud::CloudError::NotFound { .. }) => SecretState::NoValue,
         Err(e) => return Err(e),
     };
     Ok((Some(record.arn), Existing::Present(state)))
@@ -197,6 +197,7 @@ fn check(a: CheckArgs) -> anyhow::Result<u8> {
         Existing::Missing => (false, "missing", format!("secret `{}` does not exist; `efactl keys create --secret {}` makes it", a.secret, a.secret)),
         Existing::PendingDeletion => (false, "pending-deletion", format!("secret `{}` is scheduled for deletion; `aws secretsmanager restore-secret --secret-id {}` keeps it", a.secret, a.secret)),
         Existing::Present(SecretState::Placeholder) => (false, "placeholder", format!("secret `{}` holds the template's placeholder, not a key pair; `efactl keys create --secret {}` fills it", a.secret, a.secret)),
+        Existing::Present(SecretState::NoValue) => (false, "no-value", format!("secret `{}` was created without a value; `efactl keys create --secret {}` fills it", a.secret, a.secret)),
         Existing::Present(SecretState::Malformed(p)) => (false, "malformed", format!("secret `{}` does not hold a usable key pair: {}", a.secret, p.join("; "))),
         Existing::Present(SecretState::Populated(info)) => (true, "ok", format!("secret `{}`: {} {} ({})", a.secret, info.algorithm, info.fingerprint, info.comment)),
     };

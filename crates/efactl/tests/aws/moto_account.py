@@ -272,6 +272,9 @@ elif COMMAND == "instances":
     result = run_nodes(int(ARGS[0]), ids["subnet"], ids["sg"])
 elif COMMAND == "subnet":
     result = subnet_only()
+elif COMMAND == "empty-secret":
+    # A secret created without a value (the console and the CLI allow it): no version yet.
+    result = {"arn": client("secretsmanager").create_secret(Name=ARGS[0])["ARN"]}
 else:
     raise SystemExit(f"unknown command {COMMAND}")
 print(json.dumps(result, default=str))

@@ -572,6 +572,16 @@ fn the_mpi_secret_is_read_and_judged() {
         .message
         .contains("does not hold a usable key pair"));
 
+    // Created without a value (no version: GetSecretValue answers not found): EFA035, not
+    // a note that the value could not be read.
+    let fake = FakeBackend::with_live(healthy());
+    fake.put_secret("efa-cluster-mpi", None);
+    let audit = to_cluster(&collect(&fake, &req).unwrap(), &req);
+    assert!(audit.notes.is_empty(), "{:#?}", audit.notes);
+    let findings = rules::run(&audit.cluster, &audit.catalog, &Options::default());
+    assert_eq!(found(&findings), pairs(&[("EFA035", arn)]), "{findings:#?}");
+    assert!(findings[0].message.contains("created without a value"));
+
     // No secret at all: the cluster launches MPI over SSH with no key (EFA025).
     let fake = FakeBackend::with_live(healthy());
     let audit = to_cluster(&collect(&fake, &req).unwrap(), &req);

@@ -10,7 +10,7 @@ pub static RULE: Rule = Rule {
 Checks the value of the Secrets Manager secret that gives the nodes their MPI SSH key pair,
 where efactl can read it: in `efactl audit` (a spec or a template names the secret but not its
 value, so `efactl check` never raises this rule). It reports a secret that still holds the
-placeholder the rendered template created it with, a value that is not the JSON the node
+placeholder the rendered template created it with, a secret created without any value, a value that is not the JSON the node
 bootstrap reads (`MPI_SSH_KEY_PRIVATE` and `MPI_SSH_KEY_PUBLIC`, base64 of an unencrypted
 OpenSSH private key and its public line), and a secret scheduled for deletion.
 
@@ -51,6 +51,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         SecretContent::Unknown | SecretContent::KeyPair => return,
         SecretContent::Placeholder => (
             "still holds the template's placeholder, not a key pair".to_string(),
+            format!("run `efactl keys create --secret {}`", secret.name),
+        ),
+        SecretContent::NoValue => (
+            "was created without a value, so the nodes have nothing to read".to_string(),
             format!("run `efactl keys create --secret {}`", secret.name),
         ),
         SecretContent::Unusable(problems) => (
