@@ -977,6 +977,7 @@ impl<'t> Reader<'_, 't> {
                 // A subnet with no association uses the VPC's main route table, which a
                 // template-made VPC leaves with its local route only.
                 route_table: rtb.unwrap_or_else(|| "main".into()),
+                network_acl: None,
                 origin: Origin::Spec(path),
             });
         }

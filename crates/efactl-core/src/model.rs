@@ -105,7 +105,63 @@ pub struct Subnet {
     pub map_public_ip_on_launch: bool,
     pub available_ips: Option<u32>,
     pub route_table: String,
+    /// The subnet's network ACL, where a live read gave it. Specs and templates leave it
+    /// `None`: the subnets they make get their VPC's default ACL, which allows all traffic.
+    pub network_acl: Option<NetworkAcl>,
     pub origin: Origin,
+}
+
+/// A network ACL: stateless, evaluated where traffic enters or leaves a subnet (not between
+/// two instances of the same subnet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkAcl {
+    pub id: String,
+    pub entries: Vec<AclEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AclEntry {
+    pub rule_number: i32,
+    pub egress: bool,
+    pub protocol: Protocol,
+    /// For TCP and UDP; `None` is every port.
+    pub ports: Option<(i32, i32)>,
+    /// IPv4 or IPv6; `None` matches nothing.
+    pub cidr: Option<Cidr>,
+    pub allow: bool,
+}
+
+impl NetworkAcl {
+    /// Does this ACL let the traffic through? Entries are tried in rule-number order and the
+    /// first whose protocol, port and CIDR (containing all of `peer`) match decides; no match
+    /// is a deny (the `*` rule).
+    pub fn allows(
+        &self,
+        egress: bool,
+        protocol: &Protocol,
+        port: Option<u16>,
+        peer: &Cidr,
+    ) -> bool {
+        let mut entries: Vec<&AclEntry> =
+            self.entries.iter().filter(|e| e.egress == egress).collect();
+        entries.sort_by_key(|e| e.rule_number);
+        for e in entries {
+            let proto_ok = e.protocol == Protocol::All || &e.protocol == protocol;
+            let port_ok = match (e.ports, port) {
+                (Some((from, to)), Some(port))
+                    if matches!(e.protocol, Protocol::Tcp | Protocol::Udp) =>
+                {
+                    from <= i32::from(port) && i32::from(port) <= to
+                }
+                _ => true,
+            };
+            let peer_ok = e.cidr.is_some_and(|c| c.contains(peer));
+            if proto_ok && port_ok && peer_ok {
+                return e.allow;
+            }
+        }
+        false
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -114,6 +114,7 @@ impl Resolver<'_> {
                 map_public_ip_on_launch: s.map_public_ip_on_launch,
                 available_ips: s.available_ips,
                 route_table: format!("rtb-{}", s.name),
+                network_acl: None,
                 origin: Origin::Spec(format!("network.subnets[{i}]")),
             })
             .collect();

@@ -255,6 +255,16 @@ fn audit_finds_the_gateway_endpoint_off_the_route_table() {
 }
 
 #[test]
+fn audit_finds_the_network_acl_that_blocks_https() {
+    broken_yields(
+        "ap-northeast-2",
+        "acl-deny-https",
+        "audit-mpi-key",
+        "EFA036",
+    );
+}
+
+#[test]
 fn audit_finds_the_missing_key_secret() {
     let Some(m) = moto() else { return };
     account(m, "sa-east-1", &["baseline"]);
@@ -622,7 +632,7 @@ print(stored)
 #[test]
 fn keys_on_a_secret_created_without_a_value() {
     let Some(m) = moto() else { return };
-    let region = "ca-central-1";
+    let region = "ap-southeast-2";
     let made = account(m, region, &["empty-secret", "empty-key"]);
     let o = efactl(
         m,

@@ -395,7 +395,7 @@ pub fn internet_of(table: Option<&RouteTableRecord>) -> Internet {
     }
 }
 
-fn subnet(r: &SubnetRecord, tables: &[RouteTableRecord]) -> Subnet {
+fn subnet(r: &SubnetRecord, tables: &[RouteTableRecord], acls: &[NetworkAclRecord]) -> Subnet {
     let table = route_table_of(r, tables);
     Subnet {
         key: r.id.clone(),
@@ -410,6 +410,7 @@ fn subnet(r: &SubnetRecord, tables: &[RouteTableRecord]) -> Subnet {
         map_public_ip_on_launch: r.map_public_ip_on_launch,
         available_ips: r.available_ips,
         route_table: table.map(|t| t.id.clone()).unwrap_or_else(|| "main".into()),
+        network_acl: acl_of(r, acls).map(network_acl),
         origin: Origin::Live(r.id.clone()),
     }
 }
@@ -724,8 +725,33 @@ pub fn merge_instance_type(r: &InstanceTypeRecord, bundled: Option<&InstanceType
     }
 }
 
-/// Does a network ACL let this traffic through? Entries are tried in rule-number order and
-/// the first match decides; no match is a deny (the `*` rule).
+/// A network ACL as the model holds it; entries with a protocol efactl does not model (ICMP
+/// and the like) are left out, as they never match the TCP traffic the rules ask about.
+pub fn network_acl(r: &NetworkAclRecord) -> NetworkAcl {
+    NetworkAcl {
+        id: r.id.clone(),
+        entries: r
+            .entries
+            .iter()
+            .filter_map(|e| {
+                Some(AclEntry {
+                    rule_number: e.rule_number,
+                    egress: e.egress,
+                    protocol: Protocol::from_ec2(&e.protocol)?,
+                    ports: e.ports,
+                    cidr: e
+                        .cidr
+                        .as_deref()
+                        .or(e.ipv6_cidr.as_deref())
+                        .and_then(Cidr::parse),
+                    allow: e.allow,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Does a network ACL let this traffic through? (See [`NetworkAcl::allows`].)
 pub fn acl_allows(
     acl: &NetworkAclRecord,
     egress: bool,
@@ -733,60 +759,14 @@ pub fn acl_allows(
     port: Option<u16>,
     peer: &Cidr,
 ) -> bool {
-    let mut entries: Vec<&NetworkAclEntry> =
-        acl.entries.iter().filter(|e| e.egress == egress).collect();
-    entries.sort_by_key(|e| e.rule_number);
-    for e in entries {
-        let Some(p) = Protocol::from_ec2(&e.protocol) else {
-            continue;
-        };
-        let proto_ok = p == Protocol::All || &p == protocol;
-        let port_ok = match (e.ports, port) {
-            (Some((from, to)), Some(port)) if matches!(p, Protocol::Tcp | Protocol::Udp) => {
-                from <= i32::from(port) && i32::from(port) <= to
-            }
-            _ => true,
-        };
-        let cidr = e
-            .cidr
-            .as_deref()
-            .or(e.ipv6_cidr.as_deref())
-            .and_then(Cidr::parse);
-        let peer_ok = cidr.is_some_and(|c| c.contains(peer));
-        if proto_ok && port_ok && peer_ok {
-            return e.allow;
-        }
-    }
-    false
+    network_acl(acl).allows(egress, protocol, port, peer)
 }
 
-/// Network ACLs that stop nodes reaching AWS over HTTPS (out on 443, back in on the ephemeral
-/// ports). The model has no ACLs and no rule reads them yet, so these are notes.
-fn acl_notes(st: &LiveState, node_subnets: &BTreeSet<&str>) -> Vec<String> {
-    let world = Cidr::world_v4();
-    let mut out = Vec::new();
-    for acl in &st.network_acls {
-        for s in acl
-            .subnet_ids
-            .iter()
-            .filter(|s| node_subnets.contains(s.as_str()))
-        {
-            let out_ok = acl_allows(acl, true, &Protocol::Tcp, Some(443), &world);
-            let back_ok = acl_allows(acl, false, &Protocol::Tcp, Some(32768), &world);
-            if !out_ok || !back_ok {
-                out.push(format!(
-                    "network ACL {} of subnet {s} blocks {}: the nodes cannot reach AWS APIs or VPC endpoints over HTTPS",
-                    acl.id,
-                    if out_ok {
-                        "inbound replies on the ephemeral ports 1024-65535"
-                    } else {
-                        "outbound TCP 443"
-                    }
-                ));
-            }
-        }
-    }
-    out
+/// The ACL a subnet is associated with, or its VPC's default ACL.
+fn acl_of<'a>(r: &SubnetRecord, acls: &'a [NetworkAclRecord]) -> Option<&'a NetworkAclRecord> {
+    acls.iter()
+        .find(|a| a.subnet_ids.iter().any(|s| s == &r.id))
+        .or_else(|| acls.iter().find(|a| a.is_default && a.vpc_id == r.vpc_id))
 }
 
 /// How the cluster was deployed, from the instances' tags when the request does not say.
@@ -859,7 +839,7 @@ pub fn to_cluster(st: &LiveState, request: &AuditRequest) -> Audit {
         .subnets
         .iter()
         .filter(|s| all || used.contains(s.id.as_str()))
-        .map(|s| subnet(s, &st.route_tables))
+        .map(|s| subnet(s, &st.route_tables, &st.network_acls))
         .collect();
     for s in node_subnets
         .iter()
@@ -869,7 +849,6 @@ pub fn to_cluster(st: &LiveState, request: &AuditRequest) -> Audit {
             "subnet {s} was not returned by DescribeSubnets; its route and size are not checked"
         ));
     }
-    notes.extend(acl_notes(st, &node_subnets));
 
     let endpoints: Vec<Endpoint> = endpoints_in_use
         .iter()

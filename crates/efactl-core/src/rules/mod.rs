@@ -116,6 +116,7 @@ pub static RULES: &[&Rule] = &[
     &sg::fsx_lustre_ports_blocked::RULE,
     &sg::fsx_in_other_zone::RULE,
     &access::mpi_ssh_key_secret_unusable::RULE,
+    &network::network_acl_blocks_traffic::RULE,
     &nccl::socket_transport_fallback::RULE,
     &nccl::ofi_plugin_init_failed::RULE,
     &nccl::efa_nic_count_mismatch::RULE,

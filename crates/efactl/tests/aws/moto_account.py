@@ -207,6 +207,21 @@ def break_(what, ids):
             VpcEndpointId=ids["endpoints"]["s3"], RemoveRouteTableIds=[ids["route_table"]]
         )
         return ids["endpoints"]["s3"]
+    if what == "acl-deny-https":
+        # A deny before the default ACL's allow-all, on the ACL the node subnet uses.
+        acl = ec2.describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [ids["subnet"]]}]
+        )["NetworkAcls"][0]["NetworkAclId"]
+        ec2.create_network_acl_entry(
+            NetworkAclId=acl,
+            RuleNumber=50,
+            Protocol="6",
+            RuleAction="deny",
+            Egress=True,
+            CidrBlock="0.0.0.0/0",
+            PortRange={"From": 443, "To": 443},
+        )
+        return acl
     raise SystemExit(f"unknown break {what}")
 
 

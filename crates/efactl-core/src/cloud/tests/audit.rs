@@ -718,15 +718,69 @@ fn network_acls_are_read_in_rule_order() {
     assert!(acl_allows(&acl, true, &Protocol::Tcp, Some(80), &world));
     let mut live = healthy();
     live.network_acls[0] = acl;
-    let (audit, _) = audit(live);
-    assert!(
-        audit
-            .notes
-            .iter()
-            .any(|n| n.contains("acl-5fb85d36") && n.contains("outbound TCP 443")),
-        "{:#?}",
-        audit.notes
+    let (audit, findings) = audit(live);
+    // A finding (EFA036) on the node subnet, naming the ACL: not only a note.
+    assert_eq!(
+        found(&findings),
+        pairs(&[("EFA036", SUBNET)]),
+        "{findings:#?}"
     );
+    assert!(
+        findings[0]
+            .message
+            .contains("network ACL acl-5fb85d36 of subnet")
+            && findings[0]
+                .message
+                .contains("outbound TCP 443 to 0.0.0.0/0"),
+        "{}",
+        findings[0].message
+    );
+    assert!(audit.notes.is_empty(), "{:#?}", audit.notes);
+    let acl = audit.cluster.subnets[0].network_acl.as_ref().unwrap();
+    assert_eq!(acl.id, "acl-5fb85d36");
+}
+
+/// Nodes in two subnets: the ACL's inbound deny of the ephemeral ports from the VPC blocks
+/// NCCL between them, in both subnets; within one subnet the ACL is never consulted.
+#[test]
+fn network_acl_between_node_subnets() {
+    let mut live = healthy();
+    live.instances.push(p5(
+        "i-0bbbbbbbbbbbbbbb1",
+        "10.0.2.11",
+        SUBNET_B,
+        "us-east-1b",
+    ));
+    let (_, before) = audit(live.clone());
+    assert!(!before.iter().any(|f| f.rule == "EFA036"), "{before:#?}");
+    live.network_acls[0].entries.push(NetworkAclEntry {
+        rule_number: 50,
+        egress: false,
+        protocol: "6".into(),
+        allow: false,
+        cidr: Some("10.0.0.0/8".into()),
+        ports: Some((1024, 65535)),
+        ..NetworkAclEntry::default()
+    });
+    let (_, after) = audit(live.clone());
+    let acl: Vec<&Finding> = after.iter().filter(|f| f.rule == "EFA036").collect();
+    assert_eq!(acl.len(), 2, "{after:#?}");
+    assert!(
+        acl.iter().any(|f| f
+            .message
+            .contains(&format!("inbound TCP 32768 from {SUBNET_B} (10.0.2.0/24)"))),
+        "{acl:#?}"
+    );
+    assert!(
+        acl.iter().any(|f| f
+            .message
+            .contains(&format!("inbound TCP 32768 from {SUBNET} (10.0.1.0/24)"))),
+        "{acl:#?}"
+    );
+    // The same deny with only one node subnet: nothing crosses the ACL.
+    live.instances.pop();
+    let (_, one) = audit(live);
+    assert!(!one.iter().any(|f| f.rule == "EFA036"), "{one:#?}");
 }
 
 #[test]
