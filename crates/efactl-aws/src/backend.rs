@@ -15,6 +15,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudformation as cfn;
 use aws_sdk_ec2 as ec2;
+use aws_sdk_s3 as s3;
 use aws_sdk_secretsmanager as sm;
 use efactl_core::cloud::*;
 use efactl_core::keys::SecretText;
@@ -56,9 +57,41 @@ pub struct AwsBackend {
     cfn: cfn::Client,
     sm: sm::Client,
     sts: aws_sdk_sts::Client,
+    s3: s3::Client,
     region: String,
     endpoint: String,
     concurrency: usize,
+}
+
+/// The body to send inline: none when the template goes by URL.
+fn inline_body(t: &StackTemplate) -> Option<String> {
+    t.url.is_none().then(|| t.body.clone())
+}
+
+/// The URL CloudFormation reads an uploaded template from: path style, which works for every
+/// bucket name (virtual-hosted style breaks TLS for names with dots). China's regions use
+/// their own domain.
+pub fn template_url(region: &str, bucket: &str, key: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    let key: String = key
+        .split('/')
+        .map(|seg| {
+            seg.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    format!("https://s3.{region}.{domain}/{bucket}/{key}")
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CloudError> {
@@ -137,6 +170,13 @@ impl AwsBackend {
             cfn: cfn::Client::new(config),
             sm: sm::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            // Path-style addressing: bucket names with dots, and an emulator's endpoint URL
+            // (virtual-hosted style would put the bucket into its host name).
+            s3: s3::Client::from_conf(
+                s3::config::Builder::from(config)
+                    .force_path_style(true)
+                    .build(),
+            ),
             rt,
             region,
             endpoint,
@@ -280,13 +320,28 @@ impl CloudBackend for AwsBackend {
         Ok(out.template_body().unwrap_or_default().to_string())
     }
 
+    fn put_template(&self, bucket: &str, key: &str, body: &str) -> Result<String, CloudError> {
+        self.block(
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/json")
+                .body(s3::primitives::ByteStream::from(body.as_bytes().to_vec()))
+                .send(),
+        )
+        .map_err(self.err("s3:PutObject"))?;
+        Ok(template_url(&self.region, bucket, key))
+    }
+
     fn create_stack(&self, t: &StackTemplate) -> Result<String, CloudError> {
         let out = self
             .block(
                 self.cfn
                     .create_stack()
                     .stack_name(&t.name)
-                    .template_body(&t.body)
+                    .set_template_body(inline_body(t))
+                    .set_template_url(t.url.clone())
                     .set_parameters(parameters(&t.parameters))
                     .set_tags(stack_tags(&t.tags))
                     .set_capabilities(capabilities(&t.capabilities))
@@ -305,7 +360,8 @@ impl CloudBackend for AwsBackend {
                     .stack_name(&t.name)
                     .change_set_name(name)
                     .change_set_type(cfn::types::ChangeSetType::Update)
-                    .template_body(&t.body)
+                    .set_template_body(inline_body(t))
+                    .set_template_url(t.url.clone())
                     .set_parameters(parameters(&t.parameters))
                     .set_tags(stack_tags(&t.tags))
                     .set_capabilities(capabilities(&t.capabilities))
@@ -739,4 +795,36 @@ fn capabilities(c: &[Capability]) -> Option<Vec<cfn::types::Capability>> {
             .collect(),
     )
     .filter(|v: &Vec<_>| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_urls_are_path_style_and_encoded() {
+        assert_eq!(
+            template_url("eu-west-1", "my.templates", "efactl/c5n/template-00ff.json"),
+            "https://s3.eu-west-1.amazonaws.com/my.templates/efactl/c5n/template-00ff.json"
+        );
+        assert_eq!(
+            template_url("cn-north-1", "b", "efactl/a b+c/t.json"),
+            "https://s3.cn-north-1.amazonaws.com.cn/b/efactl/a%20b%2Bc/t.json"
+        );
+    }
+
+    #[test]
+    fn a_template_with_a_url_is_not_sent_inline() {
+        let mut t = StackTemplate {
+            name: "s".into(),
+            body: "{\"Resources\":{}}".into(),
+            url: None,
+            parameters: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            capabilities: Vec::new(),
+        };
+        assert_eq!(inline_body(&t).as_deref(), Some(t.body.as_str()));
+        t.url = Some("https://s3.us-east-1.amazonaws.com/b/k".into());
+        assert_eq!(inline_body(&t), None);
+    }
 }

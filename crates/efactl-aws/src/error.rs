@@ -69,6 +69,9 @@ const VALIDATION: &[&str] = &[
     "ResourceExistsException",
     "InvalidChangeSetStatus",
     "MalformedPolicyDocumentException",
+    // S3: the template bucket is in another region than the stack.
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
 ];
 
 /// A code that means the object asked for does not exist.
@@ -77,7 +80,10 @@ pub(crate) fn is_not_found_code(code: &str) -> bool {
         || code.ends_with(".Malformed") && code.starts_with("InvalidInstanceID")
         || matches!(
             code,
-            "ResourceNotFoundException" | "ChangeSetNotFound" | "StackNotFoundException"
+            "ResourceNotFoundException"
+                | "ChangeSetNotFound"
+                | "StackNotFoundException"
+                | "NoSuchBucket"
         )
 }
 

@@ -388,6 +388,80 @@ fn deploy_creates_each_example_and_a_second_deploy_changes_nothing() {
     }
 }
 
+/// A template over the 51,200-byte inline limit: refused without `--template-bucket`, before
+/// any change; with it, uploaded to S3 and created from its URL; unchanged, nothing uploaded.
+#[test]
+fn a_large_template_deploys_through_the_template_bucket() {
+    let Some(m) = moto() else { return };
+    let region = "eu-south-1";
+    let spec = workspace().join("crates/efactl/tests/aws/large-c5n.yaml");
+    let spec = spec.to_str().unwrap();
+    let o = efactl(m, None, &["deploy", spec, "--yes"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("over CloudFormation's 51200-byte limit") && err.contains("--template-bucket"),
+        "{err}"
+    );
+    let o = efactl(
+        m,
+        Some(region),
+        &["status", "large-c5n", "--format", "json"],
+    );
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "no stack was made: {:?}",
+        text(&o)
+    );
+
+    account(m, region, &["bucket", "efactl-templates-test"]);
+    let args = [
+        "deploy",
+        spec,
+        "--yes",
+        "--template-bucket",
+        "efactl-templates-test",
+        "--format",
+        "json",
+    ];
+    let o = efactl(m, None, &args);
+    let v = json_out(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(v["action"], "create", "{v}");
+    assert_eq!(v["outcome"]["status"], "CREATE_COMPLETE", "{v}");
+    let objects = account(
+        m,
+        region,
+        &["objects", "efactl-templates-test", "efactl/large-c5n/"],
+    );
+    let objects = objects.as_object().unwrap();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let (key, size) = objects.iter().next().unwrap();
+    assert!(
+        key.starts_with("efactl/large-c5n/template-") && key.ends_with(".json"),
+        "{key}"
+    );
+    assert!(size.as_u64().unwrap() > 51_200, "{size}");
+    // CloudFormation built the stack from the uploaded body: five launch templates.
+    let live = account(m, region, &["read-stack", "large-c5n"]);
+    assert_eq!(
+        live["launch_templates"].as_object().unwrap().len(),
+        5,
+        "{live}"
+    );
+
+    let again = efactl(m, None, &args);
+    let v = json_out(&again);
+    assert_eq!(v["action"], "none", "{v}");
+    let objects = account(
+        m,
+        region,
+        &["objects", "efactl-templates-test", "efactl/large-c5n/"],
+    );
+    assert_eq!(objects.as_object().unwrap().len(), 1);
+}
+
 #[test]
 fn a_changed_spec_shows_its_change_set_and_applies_it() {
     let Some(m) = moto() else { return };

@@ -25,6 +25,21 @@ use std::time::Duration;
 /// be uploaded to S3 and passed by URL.
 pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
+/// CloudFormation's limit on a template read from S3 (`TemplateURL`).
+pub const TEMPLATE_URL_LIMIT: usize = 1_000_000;
+
+/// The S3 key a template is uploaded under: per stack, named by a hash of the body, so an
+/// unchanged template is the same object.
+pub fn template_key(stack: &str, body: &str) -> String {
+    // FNV-1a, 64 bits: a name, not a security measure.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("efactl/{stack}/template-{h:016x}.json")
+}
+
 /// The stack a cluster deploys as: named after the cluster, its CloudFormation template as
 /// JSON (what `GetTemplate` hands back to compare), tagged `efactl:cluster` so that `audit
 /// --tag efactl:cluster=NAME` finds everything it made.
@@ -429,7 +444,7 @@ pub enum DeployError {
         "refusing to delete stack `{stack}` and everything in it without confirmation: pass --yes"
     )]
     NotConfirmed { stack: String },
-    #[error("the template for `{stack}` is {size} bytes, over CloudFormation's {limit}-byte limit for a template passed inline")]
+    #[error("the template for `{stack}` is {size} bytes, over CloudFormation's {limit}-byte limit for a template {}", if *limit == TEMPLATE_BODY_LIMIT { "passed inline" } else { "read from S3" })]
     TemplateTooLarge {
         stack: String,
         size: usize,
@@ -457,7 +472,8 @@ impl DeployError {
                 (Some(r), None) => Some(format!("the stack operation goes on in AWS: `{r}` follows it")),
                 (None, h) => h,
             },
-            DeployError::TemplateTooLarge { .. } => Some("fewer or smaller node groups make the template smaller; uploading it to S3 is not supported yet".into()),
+            DeployError::TemplateTooLarge { limit, .. } if *limit == TEMPLATE_BODY_LIMIT => Some("pass --template-bucket BUCKET (an S3 bucket in the stack's region that you can write to): efactl uploads the template there and CloudFormation reads it by URL".into()),
+            DeployError::TemplateTooLarge { .. } => Some("fewer or smaller node groups make the template smaller".into()),
             DeployError::ChangeSetTimedOut { stack, .. } => Some(format!("`aws cloudformation list-change-sets --stack-name {stack}` shows it; deploy again to retry")),
             _ => None,
         }
@@ -486,6 +502,8 @@ pub struct Deployer<'a> {
     backend: &'a dyn CloudBackend,
     clock: &'a dyn Clock,
     settings: WaitSettings,
+    /// Where templates over [`TEMPLATE_BODY_LIMIT`] are uploaded (`--template-bucket`).
+    template_bucket: Option<String>,
 }
 
 impl<'a> Deployer<'a> {
@@ -494,7 +512,65 @@ impl<'a> Deployer<'a> {
             backend,
             clock,
             settings: WaitSettings::default(),
+            template_bucket: None,
         }
+    }
+
+    /// The S3 bucket for templates too large to pass inline.
+    pub fn with_template_bucket(mut self, bucket: Option<String>) -> Deployer<'a> {
+        self.template_bucket = bucket;
+        self
+    }
+
+    /// A template too large for the way it can be sent is an error before any call.
+    fn check_size(&self, desired: &StackTemplate) -> Result<(), DeployError> {
+        let size = desired.body.len();
+        let limit = match (&desired.url, &self.template_bucket) {
+            (Some(_), _) | (None, Some(_)) => TEMPLATE_URL_LIMIT,
+            (None, None) => TEMPLATE_BODY_LIMIT,
+        };
+        if size > limit {
+            return Err(DeployError::TemplateTooLarge {
+                stack: desired.name.clone(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// The template as it will be sent: inline when it fits, else uploaded to the template
+    /// bucket and sent by URL. Called only where a template is sent, so a deploy that changes
+    /// nothing uploads nothing.
+    fn stage<'t>(
+        &self,
+        desired: &'t StackTemplate,
+        progress: &mut dyn Progress,
+    ) -> Result<std::borrow::Cow<'t, StackTemplate>, DeployError> {
+        let size = desired.body.len();
+        if size <= TEMPLATE_BODY_LIMIT || desired.url.is_some() {
+            return Ok(std::borrow::Cow::Borrowed(desired));
+        }
+        let too_large = |limit| DeployError::TemplateTooLarge {
+            stack: desired.name.clone(),
+            size,
+            limit,
+        };
+        let Some(bucket) = &self.template_bucket else {
+            return Err(too_large(TEMPLATE_BODY_LIMIT));
+        };
+        if size > TEMPLATE_URL_LIMIT {
+            return Err(too_large(TEMPLATE_URL_LIMIT));
+        }
+        let key = template_key(&desired.name, &desired.body);
+        let url = self.call(
+            &format!("uploading the template to s3://{bucket}/{key}"),
+            progress,
+            || self.backend.put_template(bucket, &key, &desired.body),
+        )?;
+        let mut staged = desired.clone();
+        staged.url = Some(url);
+        Ok(std::borrow::Cow::Owned(staged))
     }
 
     pub fn with_settings(mut self, settings: WaitSettings) -> Deployer<'a> {
@@ -555,13 +631,7 @@ impl<'a> Deployer<'a> {
         desired: &StackTemplate,
         progress: &mut dyn Progress,
     ) -> Result<Prepared, DeployError> {
-        if desired.body.len() > TEMPLATE_BODY_LIMIT {
-            return Err(DeployError::TemplateTooLarge {
-                stack: desired.name.clone(),
-                size: desired.body.len(),
-                limit: TEMPLATE_BODY_LIMIT,
-            });
-        }
+        self.check_size(desired)?;
         let name = &desired.name;
         let current = self.call(&format!("reading stack `{name}`"), progress, || {
             self.backend.describe_stack(name)
@@ -599,6 +669,7 @@ impl<'a> Deployer<'a> {
         desired: &StackTemplate,
         progress: &mut dyn Progress,
     ) -> Result<ChangeSet, DeployError> {
+        let desired = &*self.stage(desired, progress)?;
         let stack = &desired.name;
         let name = format!("efactl-{}", self.clock.now().millis());
         let id = self.call(
@@ -673,6 +744,8 @@ impl<'a> Deployer<'a> {
         desired: &StackTemplate,
         progress: &mut dyn Progress,
     ) -> Result<Outcome, DeployError> {
+        self.check_size(desired)?;
+        let desired = &*self.stage(desired, progress)?;
         let name = &desired.name;
         let id = self.call(&format!("creating stack `{name}`"), progress, || {
             self.backend.create_stack(desired)

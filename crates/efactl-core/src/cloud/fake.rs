@@ -21,6 +21,7 @@ use std::time::Duration;
 
 /// The trait's methods that change something in the account.
 pub const MUTATING: &[&str] = &[
+    "put_template",
     "create_stack",
     "create_change_set",
     "execute_change_set",
@@ -130,6 +131,8 @@ struct State {
     live: LiveState,
     consoles: BTreeMap<String, String>,
     secrets: BTreeMap<String, (SecretRecord, Option<SecretText>)>,
+    /// Uploaded templates by URL.
+    objects: BTreeMap<String, String>,
     aws_time: i64,
     serial: u32,
 }
@@ -318,6 +321,31 @@ impl FakeBackend {
     }
 
     /// A secret, with a value or none.
+    /// A template uploaded with `put_template`, by URL.
+    pub fn object(&self, url: &str) -> Option<String> {
+        self.with(|s| s.objects.get(url).cloned())
+    }
+
+    /// As CloudFormation: a `TemplateURL` must name an uploaded object holding the body.
+    fn check_url(&self, template: &StackTemplate, action: &str) -> Result<(), CloudError> {
+        let Some(url) = &template.url else {
+            return Ok(());
+        };
+        match self.object(url) {
+            Some(body) if body == template.body => Ok(()),
+            Some(_) => Err(CloudError::Validation {
+                action: action.into(),
+                message: format!("the object at {url} is not this template"),
+            }),
+            None => Err(CloudError::Validation {
+                action: action.into(),
+                message: format!(
+                    "TemplateURL must reference a valid S3 object to which you have access: {url}"
+                ),
+            }),
+        }
+    }
+
     pub fn put_secret(&self, name: &str, value: Option<&str>) -> String {
         let arn = format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-a1b2c3");
         self.with(|s| {
@@ -434,8 +462,16 @@ impl CloudBackend for FakeBackend {
         })
     }
 
+    fn put_template(&self, bucket: &str, key: &str, body: &str) -> Result<String, CloudError> {
+        self.enter("put_template")?;
+        let url = format!("https://s3.us-east-1.amazonaws.com/{bucket}/{key}");
+        self.with(|s| s.objects.insert(url.clone(), body.to_string()));
+        Ok(url)
+    }
+
     fn create_stack(&self, template: &StackTemplate) -> Result<String, CloudError> {
         self.enter("create_stack")?;
+        self.check_url(template, "cloudformation:CreateStack")?;
         if self.with(|s| s.find(&template.name).is_some()) {
             return Err(CloudError::Validation {
                 action: "cloudformation:CreateStack".into(),
@@ -460,6 +496,7 @@ impl CloudBackend for FakeBackend {
         name: &str,
     ) -> Result<String, CloudError> {
         self.enter("create_change_set")?;
+        self.check_url(template, "cloudformation:CreateChangeSet")?;
         self.with(|s| {
             let Some(i) = s.find(&template.name) else {
                 return Err(CloudError::Validation {

@@ -106,7 +106,11 @@ pub trait CloudBackend {
     fn describe_stack(&self, stack: &str) -> Result<Option<StackInfo>, CloudError>;
     /// `GetTemplate` (stage `Original`): the body as it was submitted.
     fn stack_template(&self, stack: &str) -> Result<String, CloudError>;
-    /// `CreateStack` (rollback on failure); returns the stack's ARN.
+    /// `PutObject` of a template too large to pass inline; returns the `https://s3.REGION.
+    /// amazonaws.com/BUCKET/KEY` URL CloudFormation reads it from (`TemplateURL`).
+    fn put_template(&self, bucket: &str, key: &str, body: &str) -> Result<String, CloudError>;
+    /// `CreateStack` (rollback on failure) with `TemplateURL` when the template has one,
+    /// `TemplateBody` otherwise; returns the stack's ARN.
     fn create_stack(&self, template: &StackTemplate) -> Result<String, CloudError>;
     /// `CreateChangeSet` of type `UPDATE`; returns the change set's ARN.
     fn create_change_set(&self, template: &StackTemplate, name: &str)

@@ -184,6 +184,9 @@ pub struct StackTemplate {
     /// The template body (efactl sends JSON: it compares exactly with what `GetTemplate`
     /// returns).
     pub body: String,
+    /// Where the body was uploaded (`TemplateURL`), for a template over
+    /// [`crate::cloud::deploy::TEMPLATE_BODY_LIMIT`]; `None` sends the body inline.
+    pub url: Option<String>,
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub capabilities: Vec<Capability>,
@@ -195,6 +198,7 @@ impl StackTemplate {
         StackTemplate {
             name: name.into(),
             body: template.to_string(),
+            url: None,
             parameters: BTreeMap::new(),
             tags: BTreeMap::new(),
             capabilities: required_capabilities(template),

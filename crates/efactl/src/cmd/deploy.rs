@@ -28,6 +28,11 @@ pub struct Args {
     /// HyperPod's lifecycle scripts); repeat for several.
     #[arg(long = "parameter", value_name = "KEY=VALUE")]
     pub parameters: Vec<String>,
+    /// An S3 bucket, in the stack's region, for a template over CloudFormation's 51,200-byte
+    /// inline limit: efactl uploads it to `efactl/STACK/template-HASH.json` there and passes
+    /// its URL (`aws cloudformation deploy --s3-bucket` does the same).
+    #[arg(long, value_name = "BUCKET")]
+    pub template_bucket: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     #[command(flatten)]
@@ -252,7 +257,9 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         );
     }
     let clock = aws::interruptible_clock();
-    let deployer = Deployer::new(&backend, &clock).with_settings(aws::wait_settings(args.timeout));
+    let deployer = Deployer::new(&backend, &clock)
+        .with_settings(aws::wait_settings(args.timeout))
+        .with_template_bucket(args.template_bucket.clone());
     let mut progress = StderrProgress::new(!human_out, color);
 
     if args.dry_run {

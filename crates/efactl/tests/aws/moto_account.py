@@ -287,6 +287,16 @@ elif COMMAND == "instances":
     result = run_nodes(int(ARGS[0]), ids["subnet"], ids["sg"])
 elif COMMAND == "subnet":
     result = subnet_only()
+elif COMMAND == "bucket":
+    s3 = client("s3")
+    s3.create_bucket(Bucket=ARGS[0], CreateBucketConfiguration={"LocationConstraint": REGION})
+    result = {"bucket": ARGS[0]}
+elif COMMAND == "objects":
+    listed = client("s3").list_objects_v2(Bucket=ARGS[0], Prefix=ARGS[1])
+    result = {
+        o["Key"]: len(client("s3").get_object(Bucket=ARGS[0], Key=o["Key"])["Body"].read())
+        for o in listed.get("Contents", [])
+    }
 elif COMMAND == "empty-secret":
     # A secret created without a value (the console and the CLI allow it): no version yet.
     result = {"arn": client("secretsmanager").create_secret(Name=ARGS[0])["ARN"]}

@@ -845,6 +845,9 @@ impl CloudBackend for Slow {
     fn stack_template(&self, s: &str) -> Result<String, CloudError> {
         self.inner.stack_template(s)
     }
+    fn put_template(&self, b: &str, k: &str, body: &str) -> Result<String, CloudError> {
+        self.inner.put_template(b, k, body)
+    }
     fn create_stack(&self, t: &StackTemplate) -> Result<String, CloudError> {
         self.inner.create_stack(t)
     }

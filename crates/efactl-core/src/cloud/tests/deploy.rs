@@ -541,10 +541,110 @@ fn a_template_over_the_inline_limit_is_refused_before_any_call() {
         .prepare(&big, &mut NoProgress)
         .unwrap_err();
     assert!(
-        matches!(err, DeployError::TemplateTooLarge { .. }),
+        matches!(
+            err,
+            DeployError::TemplateTooLarge {
+                limit: TEMPLATE_BODY_LIMIT,
+                ..
+            }
+        ),
         "{err:?}"
     );
+    assert!(
+        err.hint().unwrap().contains("--template-bucket"),
+        "{:?}",
+        err.hint()
+    );
     assert!(fake.calls().is_empty());
+}
+
+/// `t` padded past the inline limit with a long description (resources unchanged).
+fn large(mut t: StackTemplate, pad: usize) -> StackTemplate {
+    let mut v: serde_json::Value = serde_json::from_str(&t.body).unwrap();
+    v["Description"] = serde_json::Value::String("x".repeat(pad));
+    t.body = v.to_string();
+    t
+}
+
+#[test]
+fn a_large_template_goes_through_the_template_bucket_and_only_when_sent() {
+    let fake = FakeBackend::new();
+    let clock = FakeClock::new();
+    let deployer = Deployer::new(&fake, &clock)
+        .with_settings(fast())
+        .with_template_bucket(Some("my-templates".into()));
+    let big = large(v1(), TEMPLATE_BODY_LIMIT);
+    let report = deployer.deploy(&big, &mut yes, &mut NoProgress).unwrap();
+    assert!(
+        matches!(report, DeployReport::Created(ref o) if o.is_success()),
+        "{report:?}"
+    );
+    assert_eq!(fake.mutating_calls(), vec!["put_template", "create_stack"]);
+    let key = template_key(STACK, &big.body);
+    assert!(
+        key.starts_with("efactl/SampleStack/template-") && key.ends_with(".json"),
+        "{key}"
+    );
+    let url = format!("https://s3.us-east-1.amazonaws.com/my-templates/{key}");
+    assert_eq!(fake.object(&url).as_deref(), Some(big.body.as_str()));
+
+    // Unchanged: no upload, no change.
+    let before = fake.calls().len();
+    let report = deployer
+        .deploy(&big, &mut |_| panic!("nothing to confirm"), &mut NoProgress)
+        .unwrap();
+    assert_eq!(
+        report,
+        DeployReport::NoChanges {
+            stack: STACK.into()
+        }
+    );
+    assert!(
+        !fake.calls()[before..].iter().any(|c| c == "put_template"),
+        "{:?}",
+        fake.calls()
+    );
+
+    // Changed: the new body is uploaded under its own key and the change set reads it.
+    let bigger = large(v2(), TEMPLATE_BODY_LIMIT);
+    let before = fake.calls().len();
+    let report = deployer.deploy(&bigger, &mut yes, &mut NoProgress).unwrap();
+    assert!(matches!(report, DeployReport::Updated { .. }), "{report:?}");
+    let all = fake.calls();
+    let calls: Vec<&String> = all[before..]
+        .iter()
+        .filter(|c| crate::cloud::fake::MUTATING.contains(&c.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec!["put_template", "create_change_set", "execute_change_set"]
+    );
+    let key2 = template_key(STACK, &bigger.body);
+    assert_ne!(key, key2);
+    assert!(fake
+        .object(&format!(
+            "https://s3.us-east-1.amazonaws.com/my-templates/{key2}"
+        ))
+        .is_some());
+
+    // Past CloudFormation's 1 MB limit for S3 templates: refused before any call.
+    let fake = FakeBackend::new();
+    let err = Deployer::new(&fake, &clock)
+        .with_template_bucket(Some("my-templates".into()))
+        .deploy(&large(v1(), TEMPLATE_URL_LIMIT), &mut yes, &mut NoProgress)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DeployError::TemplateTooLarge {
+                limit: TEMPLATE_URL_LIMIT,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("read from S3"), "{err}");
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
 
 #[test]
