@@ -43,10 +43,15 @@ fn operation(req: &http::Request<SdkBody>) -> String {
         .bytes()
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
-    body.split('&')
+    let action = body
+        .split('&')
         .find_map(|kv| kv.strip_prefix("Action="))
-        .unwrap_or("?")
-        .to_string()
+        .unwrap_or("?");
+    // A later page is its own route: `Action?NextToken=TOKEN`.
+    match body.split('&').find_map(|kv| kv.strip_prefix("NextToken=")) {
+        Some(token) => format!("{action}?NextToken={token}"),
+        None => action.to_string(),
+    }
 }
 
 impl Router {
@@ -274,6 +279,42 @@ fn a_change_set_says_add_replace_modify_remove() {
     assert!(cs.changes[1]
         .properties
         .contains(&"LaunchTemplateName".to_string()));
+}
+
+/// A change set of more changes than one reply holds: the second page is asked for with the
+/// first's `NextToken`, and the changes are joined in order.
+#[test]
+fn a_change_set_on_two_pages_is_read_to_the_end() {
+    let r = Router::new(&[
+        (
+            "DescribeChangeSet",
+            200,
+            "cfn-describe-change-set-page1.xml",
+        ),
+        (
+            "DescribeChangeSet?NextToken=AAAAAEefactlPageTwoTokenExampleAAAA",
+            200,
+            "cfn-describe-change-set-page2.xml",
+        ),
+    ]);
+    let cs = r.backend(1).describe_change_set("arn:cs").unwrap();
+    let ids: Vec<&str> = cs.changes.iter().map(|c| c.logical_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "EfaSelfIngress",
+            "LaunchTemplate",
+            "EfaSecurityGroup",
+            "LegacySshIngress"
+        ]
+    );
+    assert_eq!(
+        r.asked(),
+        vec![
+            "DescribeChangeSet".to_string(),
+            "DescribeChangeSet?NextToken=AAAAAEefactlPageTwoTokenExampleAAAA".to_string()
+        ]
+    );
 }
 
 #[test]

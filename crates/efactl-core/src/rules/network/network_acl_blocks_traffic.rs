@@ -60,32 +60,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         .filter(|s| c.node_groups.iter().any(|ng| ng.subnets.contains(&s.key)))
         .collect();
     // Ports the nodes open to each other, with what uses them.
-    let mut ports: Vec<(u16, &str)> = Vec::new();
-    if c.mpi
-        .as_ref()
-        .is_some_and(|m| m.launcher == MpiLauncher::Ssh)
-    {
-        ports.push((22, "SSH, which `mpirun` starts remote ranks over"));
-    }
-    for p in &c.nccl.ports {
-        if !ports.iter().any(|(q, _)| q == p) {
-            ports.push((*p, "a job port (`nccl.ports`)"));
-        }
-    }
-    if let Some(p) = c
-        .nccl
-        .env
-        .get("NCCL_COMM_ID")
-        .and_then(|(v, _)| v.rsplit(':').next()?.parse::<u16>().ok())
-    {
-        if !ports.iter().any(|(q, _)| *q == p) {
-            ports.push((p, "the `NCCL_COMM_ID` port"));
-        }
-    }
+    let mut ports = crate::rules::sg::job_port_blocked::job_ports(c);
     for p in EPHEMERAL {
         ports.push((
             p,
-            "an ephemeral port (NCCL's bootstrap, proxy and socket listeners)",
+            "an ephemeral port (NCCL's bootstrap, proxy and socket listeners)".into(),
         ));
     }
     let world = Cidr::world_v4();
@@ -125,6 +104,7 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                         "{} TCP {p} {} {t_label} ({peer}): {why}",
                         if egress { "outbound" } else { "inbound" },
                         if egress { "to" } else { "from" },
+                        why = why.trim_end_matches(','),
                     ));
                 }
             }

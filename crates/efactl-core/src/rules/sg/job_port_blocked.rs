@@ -79,8 +79,10 @@ fn blocked_by(groups: &str, egress_ok: bool, ingress_ok: bool) -> String {
     }
 }
 
-fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
-    let c = cx.cluster;
+/// The fixed TCP ports a cluster's jobs open between its nodes, with what uses each: SSH for
+/// `mpirun`, `nccl.ports`, the `NCCL_COMM_ID` port. (NCCL's own listeners take ephemeral
+/// ports, which each rule checks its own way.) Shared with EFA036 (network ACLs).
+pub(crate) fn job_ports(c: &Cluster) -> Vec<(u16, String)> {
     let mut ports: Vec<(u16, String)> = Vec::new();
     let mut want = |port: u16, why: String| {
         if !ports.iter().any(|(p, _)| *p == port) {
@@ -107,6 +109,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
     {
         want(p, format!("the `NCCL_COMM_ID` port {p}"));
     }
+    ports
+}
+
+fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
+    let c = cx.cluster;
+    let ports = job_ports(c);
 
     for ng in &c.node_groups {
         if !ng.is_multi_node() || ng.role != NodeRole::Compute {
