@@ -19,7 +19,10 @@ rule-number order, the first match decides and no match is a deny, as AWS does. 
   its ranks over SSH, the job ports (`nccl.ports`, the `NCCL_COMM_ID` port), and the ephemeral
   ports that NCCL's bootstrap, proxy and socket listeners bind.
 ACLs are stateless: a connection needs the way out of one subnet, the way into the other, and
-both again for the replies, so each subnet's ACL is checked for both directions.
+both again for the replies, so each subnet's ACL is checked for both directions. Not checked:
+for a subnet without a route out, HTTPS to S3 through a gateway endpoint, which goes to S3's
+prefix-list addresses (efactl does not resolve them), and partial denies (an entry counts only
+when its CIDR covers the whole peer range).
 
 ## Why it matters
 Security groups can be right and a job still hang: a network ACL is a second filter at the
