@@ -462,6 +462,50 @@ fn a_large_template_deploys_through_the_template_bucket() {
     assert_eq!(objects.as_object().unwrap().len(), 1);
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`), deploy's progress is the bar,
+/// with the stack events printed above it and their statuses in colour; the test below checks
+/// the plain lines of the same deploy without a terminal.
+#[test]
+fn deploy_on_a_terminal_uses_the_bar_and_colour() {
+    let Some(m) = moto() else { return };
+    let dir = tempdir("tty");
+    let spec = std::fs::read_to_string(workspace().join("examples/c5n-mpi.yaml"))
+        .unwrap()
+        .replace("name: c5n-mpi", "name: c5n-tty")
+        .replace("region: eu-west-1", "region: eu-central-2")
+        .replace(
+            "availabilityZone: eu-west-1a",
+            "availabilityZone: eu-central-2a",
+        );
+    let path = dir.join("cluster.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let line = format!(
+        "{} deploy {} --yes --endpoint-url {}",
+        env!("CARGO_BIN_EXE_efactl"),
+        path.display(),
+        m.url
+    );
+    let mut cmd = Command::new("script");
+    clean_env(&mut cmd)
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .stdin(Stdio::null());
+    let o = cmd.output().expect("util-linux script runs");
+    let all = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("stack `c5n-tty` created"), "{all}");
+    // The bar took the place of the line-mode "creating stack `c5n-tty`..." line.
+    assert!(!all.contains("creating stack `c5n-tty`..."), "{all}");
+    // Events above the bar, their statuses in colour.
+    assert!(
+        all.contains("\x1b[32mCREATE_COMPLETE\x1b[0m c5n-tty (AWS::CloudFormation::Stack)"),
+        "{all:?}"
+    );
+}
+
 #[test]
 fn a_changed_spec_shows_its_change_set_and_applies_it() {
     let Some(m) = moto() else { return };
