@@ -70,27 +70,14 @@ fn inline_body(t: &StackTemplate) -> Option<String> {
 
 /// The URL CloudFormation reads an uploaded template from: path style, which works for every
 /// bucket name (virtual-hosted style breaks TLS for names with dots). China's regions use
-/// their own domain.
+/// their own domain. The key needs no escaping: `template_key` builds it from a stack name
+/// (letters, digits and hyphens) and a hex hash.
 pub fn template_url(region: &str, bucket: &str, key: &str) -> String {
     let domain = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
         "amazonaws.com"
     };
-    let key: String = key
-        .split('/')
-        .map(|seg| {
-            seg.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("/");
     format!("https://s3.{region}.{domain}/{bucket}/{key}")
 }
 
@@ -802,14 +789,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn template_urls_are_path_style_and_encoded() {
+    fn template_urls_are_path_style() {
         assert_eq!(
             template_url("eu-west-1", "my.templates", "efactl/c5n/template-00ff.json"),
             "https://s3.eu-west-1.amazonaws.com/my.templates/efactl/c5n/template-00ff.json"
         );
         assert_eq!(
-            template_url("cn-north-1", "b", "efactl/a b+c/t.json"),
-            "https://s3.cn-north-1.amazonaws.com.cn/b/efactl/a%20b%2Bc/t.json"
+            template_url("cn-north-1", "b", "efactl/c5n/t.json"),
+            "https://s3.cn-north-1.amazonaws.com.cn/b/efactl/c5n/t.json"
         );
     }
 

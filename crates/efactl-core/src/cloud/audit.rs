@@ -725,8 +725,8 @@ pub fn merge_instance_type(r: &InstanceTypeRecord, bundled: Option<&InstanceType
     }
 }
 
-/// A network ACL as the model holds it; entries with a protocol efactl does not model (ICMP
-/// and the like) are left out, as they never match the TCP traffic the rules ask about.
+/// A network ACL as the model holds it; an entry whose protocol EC2 would not write is left
+/// out (it could match nothing).
 pub fn network_acl(r: &NetworkAclRecord) -> NetworkAcl {
     NetworkAcl {
         id: r.id.clone(),
@@ -749,17 +749,6 @@ pub fn network_acl(r: &NetworkAclRecord) -> NetworkAcl {
             })
             .collect(),
     }
-}
-
-/// Does a network ACL let this traffic through? (See [`NetworkAcl::allows`].)
-pub fn acl_allows(
-    acl: &NetworkAclRecord,
-    egress: bool,
-    protocol: &Protocol,
-    port: Option<u16>,
-    peer: &Cidr,
-) -> bool {
-    network_acl(acl).allows(egress, protocol, port, peer)
 }
 
 /// The ACL a subnet is associated with, or its VPC's default ACL.

@@ -704,7 +704,7 @@ fn default_routes_decide_the_way_out() {
 fn network_acls_are_read_in_rule_order() {
     let mut acl = healthy().network_acls[0].clone();
     let world = Cidr::world_v4();
-    assert!(acl_allows(&acl, true, &Protocol::Tcp, Some(443), &world));
+    assert!(network_acl(&acl).allows(true, &Protocol::Tcp, Some(443), &world));
     acl.entries.push(NetworkAclEntry {
         rule_number: 90,
         egress: true,
@@ -714,8 +714,20 @@ fn network_acls_are_read_in_rule_order() {
         ports: Some((443, 443)),
         ..NetworkAclEntry::default()
     });
-    assert!(!acl_allows(&acl, true, &Protocol::Tcp, Some(443), &world));
-    assert!(acl_allows(&acl, true, &Protocol::Tcp, Some(80), &world));
+    let model = network_acl(&acl);
+    assert!(!model.allows(true, &Protocol::Tcp, Some(443), &world));
+    assert!(model.allows(true, &Protocol::Tcp, Some(80), &world));
+    // An ICMP deny before everything stops no TCP.
+    let mut icmp = acl.clone();
+    icmp.entries.push(NetworkAclEntry {
+        rule_number: 10,
+        egress: true,
+        protocol: "1".into(),
+        allow: false,
+        cidr: Some("0.0.0.0/0".into()),
+        ..NetworkAclEntry::default()
+    });
+    assert!(network_acl(&icmp).allows(true, &Protocol::Tcp, Some(80), &world));
     let mut live = healthy();
     live.network_acls[0] = acl;
     let (audit, findings) = audit(live);
