@@ -8,7 +8,10 @@ pub static RULE: Rule = Rule {
     title: "nccl-tests large-message bus bandwidth is well below what the instance type reaches",
     doc: "## What it does
 Takes the best bus bandwidth of an nccl-tests run at message sizes of 128 MiB and above
-(out-of-place or in-place) on a multi-node run and compares it with the instance type's
+(out-of-place or in-place) on a multi-node all_reduce, all_gather or reduce_scatter run (named
+by `# Collective test starting:` or the command line that ran it; an unnamed table counts when
+its `redop` is a reduction, since an unnamed `none` table may be alltoall, whose busbw stays far
+below the line rate on a healthy fabric) and compares it with the instance type's
 network bandwidth from the catalog (EFA line rate in GB/s; ring busbw is close to the per-node
 EFA bandwidth). Below half of it is reported. The instance type comes from the log's platform
 line (`NET/OFI Running on p5.48xlarge platform`) or `--instance-type`; without one the check is
