@@ -4,14 +4,16 @@
 # compares with. Prints throughput (MB/s) and max RSS of both.
 #
 #   scripts/bench-nccl.sh [SIZE]     SIZE of the generated log, default 1G
+#   EFACTL_BIN=path/to/efactl scripts/bench-nccl.sh   time that binary instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1G}"
 if ! command -v hyperfine >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine
 fi
-cargo build --release -q -p efactl
-bin=$PWD/target/release/efactl
+# EFACTL_BIN: an already built binary (as scripts/bench-audit.sh takes it).
+bin=${EFACTL_BIN:-$PWD/target/release/efactl}
+[[ -n ${EFACTL_BIN:-} ]] || cargo build --release -q -p efactl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 log="$work/job.log"
