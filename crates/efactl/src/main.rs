@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod input;
+mod outdir;
 mod output;
 
 #[derive(Parser)]
@@ -30,7 +32,7 @@ enum Command {
     Explain(cmd::explain::Args),
     /// List every rule: id, name, default severity, title.
     Rules(cmd::rules::Args),
-    /// Write a starter cluster.yaml to stdout.
+    /// Write a starter cluster.yaml (to stdout, or to FILE: never over an existing one).
     Init(cmd::init::Args),
     /// Prove the fabric from inside the cluster: node checks, connectivity, latency, bandwidth, all-reduce.
     Doctor(Box<cmd::doctor::Args>),

@@ -51,3 +51,36 @@ pub fn print(text: &str) -> anyhow::Result<()> {
         r => Ok(r?),
     }
 }
+
+/// The exit codes of every command (docs/output.md, "Exit codes").
+pub mod exit {
+    /// Done; nothing at or above `--fail-on` (for `doctor` and `nccl analyze`: healthy).
+    pub const OK: u8 = 0;
+    /// Findings at or above `--fail-on`: the spec, template, account, fabric or log has a
+    /// problem (also: a deploy that failed and was rolled back, a timed-out wait).
+    pub const FINDINGS: u8 = 1;
+    /// Bad input or usage: an unreadable or malformed file, a bad flag, missing credentials or
+    /// region, a refused output location. Nothing was changed.
+    pub const USAGE: u8 = 2;
+}
+
+/// Reports a failure of `command`: one line on stderr and, under `--format json`, an error
+/// document on stdout too, so that a script reading stdout always gets JSON.
+pub fn fail(format: Format, command: &str, code: u8, message: &str) -> anyhow::Result<u8> {
+    eprintln!("efactl: {message}");
+    if format == Format::Json {
+        print(&error_document(command, code, message))?;
+    }
+    Ok(code)
+}
+
+/// The JSON error document (schema `efactl.error/v1`).
+pub fn error_document(command: &str, code: u8, message: &str) -> String {
+    let doc = serde_json::json!({
+        "schema": "efactl.error/v1",
+        "command": command,
+        "exitCode": code,
+        "error": message,
+    });
+    serde_json::to_string_pretty(&doc).expect("serialises") + "\n"
+}

@@ -357,14 +357,41 @@ fn explain_rules_and_init() {
 
     let o = efactl(&["rules", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v.as_array().unwrap().len() >= 34);
+    assert_eq!(v["schema"], "efactl.rules/v1");
+    assert!(v["rules"].as_array().unwrap().len() >= 34);
 
     let o = efactl(&["init", "--list"]);
+    // Descriptions wrap onto indented lines; names start a line.
     let names: Vec<String> = stdout(&o)
         .lines()
+        .filter(|l| !l.starts_with(' '))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect();
-    assert!(names.contains(&"p5-slurm-private".to_string()));
+    assert_eq!(
+        names,
+        [
+            "c5n-mpi",
+            "g5-batch-mpi",
+            "hyperpod-slurm",
+            "p5-slurm-private",
+            "trn2-eks"
+        ],
+        "every example of examples/"
+    );
+    let listed = stdout(&o);
+    let words: Vec<&str> = listed.split_whitespace().collect();
+    assert!(
+        words.ends_with(&["NAT", "gateway."]) && words.contains(&"hostnames."),
+        "descriptions are whole: {}",
+        stdout(&o)
+    );
+    let j = efactl(&["init", "--list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["schema"], "efactl.examples/v1");
+    assert!(v["examples"][3]["description"]
+        .as_str()
+        .unwrap()
+        .ends_with("is replaced by EC2 hostnames."));
     for name in names {
         let o = efactl(&["init", "--example", &name]);
         assert_eq!(o.status.code(), Some(0));
@@ -374,6 +401,34 @@ fn explain_rules_and_init() {
     }
     let o = efactl(&["init", "--example", "nope"]);
     assert_eq!(o.status.code(), Some(2));
+    // The README's `init --example trn2-eks FILE`: written whole; an error writes nothing, and
+    // an existing file is kept unless --force.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-init");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("cluster.yaml");
+    let fs = f.to_string_lossy().into_owned();
+    let o = efactl(&["init", "--example", "nope", &fs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!f.exists(), "nothing written on error");
+    let o = efactl(&["init", "--example", "trn2-eks", &fs]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&f)
+        .unwrap()
+        .contains("trn2.48xlarge"));
+    std::fs::write(&f, "mine").unwrap();
+    let o = efactl(&["init", "--example", "c5n-mpi", &fs]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&f).unwrap(), b"mine");
+    let o = efactl(&["init", "--example", "c5n-mpi", &fs, "--force"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&f).unwrap().contains("c5n"));
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
 }
 
 #[test]

@@ -404,7 +404,7 @@ fn plot_and_launch_templates() {
     assert_eq!(o.status.code(), Some(0));
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
-        text.starts_with("<svg")
+        text.starts_with("<!-- efactl doctor --plot -->\n<svg")
             && text.contains("connectivity")
             && text.trim_end().ends_with("</svg>")
     );

@@ -77,10 +77,15 @@ fn every_example_renders_its_targets() {
             );
         }
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema"], "efactl.render/v1");
         assert_eq!(
-            v["files"].as_array().unwrap().len(),
+            v["files"].as_array().unwrap().len() + 1,
             list.len(),
-            "{name}: the JSON lists every file"
+            "{name}: the JSON lists every file but the manifest"
+        );
+        assert!(
+            list.contains(&".efactl-render.json".to_string()),
+            "{list:?}"
         );
         // Scripts are executable.
         #[cfg(unix)]
@@ -110,7 +115,11 @@ fn a_spec_with_errors_is_refused_and_nothing_is_written() {
         "--out",
         &out.to_string_lossy(),
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "findings: the exit code of `check`"
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("EFA002") && err.contains("refusing to render"),
@@ -125,57 +134,165 @@ fn a_spec_with_errors_is_refused_and_nothing_is_written() {
 }
 
 #[test]
-fn existing_non_empty_out_needs_force() {
+fn a_directory_efactl_did_not_render_into_is_refused_even_with_force() {
     let dir = scratch("force");
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine").unwrap();
-    let o = efactl(&[
-        "render",
-        &example("c5n-mpi.yaml"),
-        "--out",
-        &out.to_string_lossy(),
-    ]);
+    for force in [&[][..], &["--force"][..], &["--force", "--force"][..]] {
+        let mut args = vec![
+            "render".to_string(),
+            example("c5n-mpi.yaml"),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+        ];
+        args.extend(force.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = efactl(&args);
+        assert_eq!(o.status.code(), Some(2), "{force:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("holds no .efactl-render.json"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(files(&out), vec!["keep.txt"], "untouched");
+        assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine");
+    }
+}
+
+#[test]
+fn a_second_render_needs_force_and_replaces_only_its_own_files() {
+    let dir = scratch("rerender");
+    let out = dir.join("out");
+    let render = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_efactl"))
+            .arg("render")
+            .arg(example("c5n-mpi.yaml"))
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(render(&[]).status.code(), Some(0));
+    std::fs::write(out.join("notes.md"), "mine").unwrap();
+    let o = render(&[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
-    assert_eq!(files(&out), vec!["keep.txt"], "untouched");
-    let o = efactl(&[
-        "render",
-        &example("c5n-mpi.yaml"),
-        "--out",
-        &out.to_string_lossy(),
-        "--force",
-    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pass --force"));
+    let o = render(&["--force"]);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let list = files(&out);
+    let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        !list.contains(&"keep.txt".to_string())
-            && list.contains(&"cloudformation.yaml".to_string()),
-        "{list:?}"
+        text.contains("replaced ")
+            && text.contains("left untouched (not written by efactl): notes.md"),
+        "{text}"
     );
+    assert_eq!(std::fs::read(out.join("notes.md")).unwrap(), b"mine");
+    // An edited rendered file stops the render; --force twice overwrites it.
+    std::fs::write(out.join("cloudformation.yaml"), "# my edit\n").unwrap();
+    let o = render(&["--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cloudformation.yaml"));
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        1,
-        "no staging or backup directory left behind"
+        std::fs::read(out.join("cloudformation.yaml")).unwrap(),
+        b"# my edit\n"
     );
-    // An empty existing directory is fine without --force.
-    let empty = dir.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let o = efactl(&[
-        "render",
-        &example("c5n-mpi.yaml"),
-        "--out",
-        &empty.to_string_lossy(),
-        "--target",
-        "bootstrap",
-    ]);
+    let o = render(&["--force", "--force"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(files(&empty), vec!["bootstrap/hpc.sh"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("overwrote (edited)"));
+}
+
+/// A temporary directory standing in for a home (other programs' files, a `.git` project, a
+/// symlink to a file outside), rendered into with every flag combination: afterwards every
+/// file in it is byte-identical and still there.
+#[test]
+fn a_home_and_its_neighbours_survive_every_flag() {
+    let dir = scratch("home");
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/id_ed25519"), "PRIVATE").unwrap();
+    std::fs::create_dir_all(home.join(".cargo/bin")).unwrap();
+    std::fs::write(home.join(".cargo/bin/cargo"), "bin").unwrap();
+    std::fs::create_dir_all(home.join("project/.git")).unwrap();
+    std::fs::write(home.join("project/.git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(
+        home.join("project/cluster.yaml"),
+        std::fs::read(example("c5n-mpi.yaml")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("outside.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink(dir.join("outside.txt"), home.join("link")).unwrap();
+    std::os::unix::fs::symlink(&home, dir.join("home-link")).unwrap();
+    let before = tree(&dir);
+    let spec = home.join("project/cluster.yaml");
+    let targets: Vec<(PathBuf, &str)> = vec![
+        (home.clone(), "home directory"),
+        (dir.join("home-link"), "home directory"),
+        (dir.clone(), "holds your home"),
+        (PathBuf::from("/"), "root directory"),
+        (home.join("project"), "holds the spec"),
+        (home.join("."), "home directory"),
+        (home.join(".ssh"), "current directory"),
+        (home.join(".cargo"), "not empty"),
+        (home.join("link"), "not a directory"),
+    ];
+    for (out, why) in &targets {
+        for force in [&[][..], &["--force"][..], &["--force", "--force"][..]] {
+            let o = Command::new(env!("CARGO_BIN_EXE_efactl"))
+                .arg("render")
+                .arg(&spec)
+                .arg("--out")
+                .arg(out)
+                .args(force)
+                .env("HOME", &home)
+                .current_dir(home.join(".ssh"))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(
+                o.status.code(),
+                Some(2),
+                "{} {force:?}: {err}",
+                out.display()
+            );
+            assert!(err.contains(why), "{} {force:?}: {err}", out.display());
+            assert_eq!(tree(&dir), before, "{} {force:?}", out.display());
+        }
+    }
+}
+
+/// Every file under `root`, with its bytes (symlinks by target), not following symlinks.
+fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut m = std::collections::BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(root.join(&rel)).unwrap().flatten() {
+            let r = rel.join(e.file_name());
+            let t = e.file_type().unwrap();
+            let key = r.to_string_lossy().into_owned();
+            if t.is_symlink() {
+                m.insert(
+                    key,
+                    std::fs::read_link(root.join(&r))
+                        .unwrap()
+                        .to_string_lossy()
+                        .as_bytes()
+                        .to_vec(),
+                );
+            } else if t.is_dir() {
+                m.insert(key + "/", vec![]);
+                stack.push(r);
+            } else {
+                m.insert(key, std::fs::read(root.join(&r)).unwrap());
+            }
+        }
+    }
+    m
 }
 
 #[test]

@@ -74,9 +74,14 @@ pub struct Args {
     pub instance_type: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Write heatmaps of connectivity, latency and bandwidth to this SVG file.
+    /// Write heatmaps of connectivity, latency and bandwidth to this SVG file: a new file, or
+    /// one an earlier `--plot` wrote (anything else is refused before the run, unless
+    /// --force-plot).
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Replace --plot's file even when efactl did not write it.
+    #[arg(long, requires = "plot")]
+    pub force_plot: bool,
     /// With --local: write "rank pid" lines here as ranks start (for fault-injection tests).
     #[arg(long, hide = true)]
     pub pids_to: Option<PathBuf>,
@@ -133,6 +138,13 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     if let Some(Sub::Launch(l)) = &args.launch {
         print(&launch_text(l))?;
         return Ok(0);
+    }
+    if let Some(p) = &args.plot {
+        // Before the run, not after: a long run must not end in a refusal.
+        if let Err(e) = plot_target_ok(p, args.force_plot) {
+            eprintln!("efactl doctor: {e}");
+            return Ok(crate::output::exit::USAGE);
+        }
     }
     let stages = if args.stages.is_empty() {
         Stages::all()
@@ -198,7 +210,9 @@ fn finish(
     match result {
         Ok(Some(report)) => {
             if let Some(p) = &args.plot {
-                std::fs::write(p, doctor::plot::svg(&report))?;
+                let svg = format!("{PLOT_MARKER}\n{}", doctor::plot::svg(&report));
+                plot_target_ok(p, args.force_plot).map_err(anyhow::Error::msg)?;
+                super::init::write_new(p, svg.as_bytes(), true).map_err(anyhow::Error::msg)?;
             }
             let text = match args.format {
                 Format::Human => report.to_human(color.enabled_for_stdout()),
@@ -212,6 +226,38 @@ fn finish(
         Err(e) => {
             eprintln!("efactl doctor: {e}");
             Ok(2)
+        }
+    }
+}
+
+/// The first line of every plot efactl writes: what lets a later `--plot` replace it.
+const PLOT_MARKER: &str = "<!-- efactl doctor --plot -->";
+
+/// `--plot FILE` may be a new file or one an earlier `--plot` wrote; never a directory or a
+/// symlink, and another file only with `--force-plot`.
+fn plot_target_ok(p: &std::path::Path, force: bool) -> Result<(), String> {
+    match std::fs::symlink_metadata(p) {
+        Err(_) => Ok(()),
+        Ok(m) if m.is_dir() => Err(format!("--plot {} is a directory", p.display())),
+        Ok(m) if m.file_type().is_symlink() => Err(format!(
+            "--plot {} is a symlink; efactl does not write through it",
+            p.display()
+        )),
+        Ok(_) if force => Ok(()),
+        Ok(_) => {
+            let mut head = [0u8; PLOT_MARKER.len()];
+            let ours = std::fs::File::open(p)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && head == PLOT_MARKER.as_bytes();
+            if ours {
+                Ok(())
+            } else {
+                Err(format!(
+                    "--plot {} exists and efactl did not write it; name a new file, or pass --force-plot to replace it",
+                    p.display()
+                ))
+            }
         }
     }
 }
@@ -255,7 +301,7 @@ fn run_local(args: &Args, stages: Stages, n: usize, color: ColorChoice) -> anyho
         }
     }
     if let Some(p) = &args.pids_to {
-        std::fs::write(p, &pids)?;
+        super::init::write_new(p, pids.as_bytes(), false).map_err(anyhow::Error::msg)?;
     }
     if std::io::stderr().is_terminal() {
         eprintln!("efactl doctor: {n} local ranks started, coordinator 127.0.0.1:{port}");

@@ -1,4 +1,5 @@
-use crate::output::{print, ColorChoice, Format};
+use crate::outdir;
+use crate::output::{self, exit, print, ColorChoice, Format};
 use efactl_core::check::check_spec;
 use efactl_core::finding::Severity;
 use efactl_core::render::{self, RenderOptions, RenderTarget};
@@ -6,7 +7,7 @@ use efactl_core::report::human;
 use efactl_core::rules::Options;
 use efactl_core::spec::Target;
 use efactl_core::Catalog;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,12 +20,16 @@ pub struct Args {
     /// Every target that can express this spec (those that cannot are listed and skipped).
     #[arg(long, conflicts_with = "target")]
     pub all: bool,
-    /// Directory to write into; created, and refused when it exists and is not empty.
+    /// Directory to write into: a new or empty directory, or one efactl rendered into before
+    /// (it holds `.efactl-render.json`). Never `/`, your home, the current directory or its
+    /// ancestors, a git work tree or the spec's directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// Replace the contents of an existing, non-empty --out.
-    #[arg(long)]
-    pub force: bool,
+    /// Replace the files of the previous render in --out (those its `.efactl-render.json`
+    /// lists, while unchanged). Given twice (`--force --force`), also the ones you edited.
+    /// Files efactl did not write are never replaced or removed, whatever the flags.
+    #[arg(long, action = clap::ArgAction::Count)]
+    pub force: u8,
     /// CloudFormation as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
@@ -59,14 +64,15 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     } else {
         args.file.as_str()
     };
+    let fail = |code: u8, message: &str| output::fail(args.format, "render", code, message);
     let text = match super::check::read_input(&args.file) {
         Ok(t) => t,
         Err(f) => {
             eprint!(
                 "{}",
-                human::render(&[*f], None, &human::HumanOptions { color: false })
+                human::render(&[(*f).clone()], None, &human::HumanOptions { color: false })
             );
-            return Ok(2);
+            return fail(exit::USAGE, &f.message);
         }
     };
     let report = check_spec(display, &text, Catalog::bundled(), &Options::default());
@@ -77,7 +83,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         .cloned()
         .collect();
     let Some(cluster) = report.cluster.as_ref().filter(|_| errors.is_empty()) else {
-        // Refuse, and show why: the same report `check` prints.
+        // Refuse, and show why: the same report `check` prints, and its exit code.
         eprint!(
             "{}",
             human::render(
@@ -88,10 +94,14 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
                 },
             )
         );
-        eprintln!(
-            "efactl: refusing to render a spec with errors; `efactl check {display}` shows them"
+        let code = report.exit_code(Severity::Error) as u8;
+        return fail(
+            code.max(exit::FINDINGS),
+            &format!(
+                "refusing to render a spec with {} error finding(s); `efactl check {display}` shows them",
+                errors.len()
+            ),
         );
-        return Ok(2);
     };
     let targets = if args.all {
         RenderTarget::ALL.to_vec()
@@ -111,21 +121,56 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
             }
             Err(e) if args.all => eprintln!("efactl: skipping `{}`: {e}", t.name()),
             Err(e) => {
-                eprintln!("efactl: cannot render `{}`: {e}", t.name());
-                return Ok(2);
+                return fail(exit::USAGE, &format!("cannot render `{}`: {e}", t.name()));
             }
         }
     }
     let targets = rendered;
-    if let Err(e) = write_all(&args.out, &artifacts, args.force) {
-        eprintln!("efactl: {e:#}");
-        return Ok(2);
-    }
+    let files: Vec<outdir::NewFile> = artifacts
+        .iter()
+        .map(|a| outdir::NewFile {
+            path: a.path.clone(),
+            contents: a.contents.clone().into_bytes(),
+            mode: a.mode,
+        })
+        .collect();
+    let spec = (args.file != "-").then(|| PathBuf::from(&args.file));
+    let outcome = match outdir::write(
+        &args.out,
+        &files,
+        &outdir::WriteOptions::from_env(args.force, spec),
+    ) {
+        Ok(o) => o,
+        Err(e) => return fail(exit::USAGE, &e.to_string()),
+    };
     let text = match args.format {
         Format::Human => {
             let mut s = String::new();
-            for a in &artifacts {
-                s.push_str(&format!("wrote {}\n", args.out.join(&a.path).display()));
+            let at = |p: &str| args.out.join(p).display().to_string();
+            for p in &outcome.written {
+                let how = if outcome.overwritten_edited.contains(p) {
+                    "overwrote (edited)"
+                } else if outcome.replaced.contains(p) {
+                    "replaced"
+                } else {
+                    "wrote"
+                };
+                s.push_str(&format!("{how} {}\n", at(p)));
+            }
+            for p in &outcome.removed {
+                s.push_str(&format!("removed {} (no longer rendered)\n", at(p)));
+            }
+            for p in &outcome.kept_edited {
+                s.push_str(&format!(
+                    "kept {} (no longer rendered, but edited since the last render)\n",
+                    at(p)
+                ));
+            }
+            if !outcome.kept_foreign.is_empty() {
+                s.push_str(&format!(
+                    "left untouched (not written by efactl): {}\n",
+                    outcome.kept_foreign.join(", ")
+                ));
             }
             s
         }
@@ -135,84 +180,18 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
                 .map(|a| serde_json::json!({ "path": args.out.join(&a.path), "bytes": a.contents.len() }))
                 .collect();
             serde_json::to_string_pretty(&serde_json::json!({
+                "schema": "efactl.render/v1",
+                "out": args.out,
                 "targets": targets.iter().map(|t| t.name()).collect::<Vec<_>>(),
                 "files": files,
+                "replaced": outcome.replaced,
+                "removed": outcome.removed,
+                "overwrittenEdited": outcome.overwritten_edited,
+                "keptEdited": outcome.kept_edited,
+                "keptForeign": outcome.kept_foreign,
             }))? + "\n"
         }
     };
     print(&text)?;
-    Ok(0)
-}
-
-/// Writes every artifact into a fresh directory beside `out`, then moves it into place, so an
-/// interrupted or failed render never leaves half a set of files.
-fn write_all(out: &Path, artifacts: &[render::Artifact], force: bool) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let exists = out.exists();
-    if exists {
-        if !out.is_dir() {
-            anyhow::bail!("--out {} exists and is not a directory", out.display());
-        }
-        let non_empty = std::fs::read_dir(out)
-            .with_context(|| format!("cannot read --out {}", out.display()))?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            anyhow::bail!(
-                "--out {} is not empty; choose an empty directory or pass --force to replace its contents",
-                out.display()
-            );
-        }
-    }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let staging = parent.join(format!(".{name}.efactl-{}", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        std::fs::create_dir_all(&staging).with_context(|| {
-            format!(
-                "cannot create {} (is {} writable?)",
-                staging.display(),
-                parent.display()
-            )
-        })?;
-        for a in artifacts {
-            let p = staging.join(&a.path);
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::write(&p, &a.contents)
-                .with_context(|| format!("cannot write {}", p.display()))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(a.mode))?;
-            }
-        }
-        if exists {
-            let old = parent.join(format!(".{name}.efactl-old-{}", std::process::id()));
-            std::fs::rename(out, &old)
-                .with_context(|| format!("cannot replace {}", out.display()))?;
-            if let Err(e) = std::fs::rename(&staging, out) {
-                // Put the old contents back rather than leave nothing.
-                let _ = std::fs::rename(&old, out);
-                return Err(e)
-                    .with_context(|| format!("cannot move the new files into {}", out.display()));
-            }
-            let _ = std::fs::remove_dir_all(&old);
-        } else {
-            std::fs::rename(&staging, out)
-                .with_context(|| format!("cannot create {}", out.display()))?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result
+    Ok(exit::OK)
 }

@@ -38,7 +38,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     })
                 })
                 .collect();
-            serde_json::to_string_pretty(&v)? + "\n"
+            serde_json::to_string_pretty(&serde_json::json!({
+                "schema": "efactl.rules/v1",
+                "rules": v,
+            }))? + "\n"
         }
     };
     print(&text)?;
