@@ -173,3 +173,58 @@ impl Counts {
         c
     }
 }
+
+/// The longest quoted value a message shows whole (in characters).
+pub const MAX_QUOTED_CHARS: usize = 80;
+
+/// Shortens every `quoted` value of a message that is longer than [`MAX_QUOTED_CHARS`]: a
+/// 5 MB value pasted into a spec must not come back whole in the message.
+pub fn clip_quoted(message: &str) -> String {
+    if message.len() <= MAX_QUOTED_CHARS {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(open) = rest.find('`') {
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('`') else {
+            out.push_str(&clip_plain(after));
+            return out;
+        };
+        out.push_str(&clip_plain(&after[..close]));
+        out.push('`');
+        rest = &after[close + 1..];
+    }
+    out.push_str(&clip_plain(rest));
+    out
+}
+
+fn clip_plain(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= MAX_QUOTED_CHARS {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(MAX_QUOTED_CHARS - 20).collect();
+    format!("{head}… ({n} characters)")
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    #[test]
+    fn long_quoted_values_are_cut() {
+        let v = "x".repeat(5_000_000);
+        let m = clip_quoted(&format!("`{v}` is not a valid cluster name"));
+        assert!(m.len() < 200, "{}", m.len());
+        assert!(
+            m.ends_with("… (5000000 characters)` is not a valid cluster name"),
+            "{m}"
+        );
+        assert_eq!(clip_quoted("`short` stays"), "`short` stays");
+        // An unclosed quote and multi-byte characters do not panic.
+        let m = clip_quoted(&format!("`{}", "é".repeat(200)));
+        assert!(m.contains("(200 characters)"), "{m}");
+    }
+}

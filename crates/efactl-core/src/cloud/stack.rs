@@ -206,6 +206,24 @@ impl StackTemplate {
     }
 
     /// The number of resources the template declares (what a creation's progress counts to).
+    /// The template's resources, `(logical id, type)`, in the template's order (a plan for a
+    /// stack that does not exist yet).
+    pub fn resources(&self) -> Vec<(String, String)> {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| {
+                v.get("Resources")?.as_object().map(|m| {
+                    m.iter()
+                        .map(|(k, r)| {
+                            let t = r.get("Type").and_then(|t| t.as_str()).unwrap_or("?");
+                            (k.clone(), t.to_string())
+                        })
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
     pub fn resource_count(&self) -> usize {
         serde_json::from_str::<serde_json::Value>(&self.body)
             .ok()

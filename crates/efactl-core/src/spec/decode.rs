@@ -34,15 +34,25 @@ pub fn parse_spec(file: &str, text: &str) -> Parsed {
         findings: Vec::new(),
     };
     let root = match yaml::parse(text) {
-        Ok(Some(root)) => root,
-        Ok(None) => {
+        // `null`, `~` or an empty plain scalar: a document with nothing in it.
+        Ok(Some(root)) if !root.is_null() => root,
+        Ok(root) => {
             d.report(
                 &diag::EMPTY,
                 "",
                 None,
-                "the file holds no YAML document".into(),
+                if root.is_some() {
+                    "the document is empty (a bare null)".into()
+                } else {
+                    "the file holds no YAML document".into()
+                },
                 Some(format!(
-                    "start from an example: `efactl init --example p5-slurm-private > {file}`"
+                    "start from an example: `efactl init --example p5-slurm-private {}`",
+                    if file.starts_with('<') {
+                        "cluster.yaml"
+                    } else {
+                        file
+                    }
                 )),
             );
             return d.finish(None, SourceMap::new(file, text, None));
@@ -106,8 +116,8 @@ impl Decoder {
             severity: Severity::Error,
             category: Category::Input,
             subject,
-            message,
-            help,
+            message: crate::finding::clip_quoted(&message),
+            help: help.map(|h| crate::finding::clip_quoted(&h)),
         });
     }
 
@@ -329,6 +339,17 @@ impl Decoder {
                             format!("`{s}` is not an AWS region name"),
                             Some("regions look like `us-east-1` or `ap-northeast-1`".into()),
                         );
+                    } else if crate::regions::find(&s).is_none() {
+                        let hint = match crate::regions::suggest(&s) {
+                            Some(r) => format!("did you mean `{r}`? "),
+                            None => String::new(),
+                        };
+                        self.invalid(
+                            v,
+                            "region",
+                            format!("`{s}` is not an AWS region"),
+                            Some(format!("{hint}efactl knows the {} regions of the aws, aws-cn and aws-us-gov partitions; a region launched after this efactl needs a newer one", crate::regions::REGIONS.len())),
+                        );
                     }
                     spec.region = s;
                 }
@@ -413,7 +434,41 @@ impl Decoder {
         }
         m.finish(self);
         self.check_unique_names(&spec, root);
+        self.zones_in_region(&spec);
         Some(spec)
+    }
+
+    /// Every zone the spec names must be one of its region's: render would write it into the
+    /// template as given.
+    fn zones_in_region(&mut self, spec: &Spec) {
+        let Some(region) = crate::regions::find(&spec.region) else {
+            return;
+        };
+        let zones = std::iter::once((
+            spec.availability_zone.as_ref(),
+            "availabilityZone".to_string(),
+        ))
+        .chain(spec.network.subnets.iter().enumerate().map(|(i, s)| {
+            (
+                s.availability_zone.as_ref(),
+                format!("network.subnets[{i}].availabilityZone"),
+            )
+        }));
+        for (zone, path) in zones {
+            let Some(zone) = zone else { continue };
+            if let Some(why) = crate::regions::zone_mismatch(region, zone) {
+                self.report(
+                    &diag::INVALID_VALUE,
+                    &path,
+                    None,
+                    why,
+                    Some(format!(
+                        "name a zone of `{}` (`{}a`, or a zone id such as `{}-az1`), or change `region`",
+                        region.code, region.code, region.zone_id_prefix
+                    )),
+                );
+            }
+        }
     }
 
     fn check_unique_names(&mut self, spec: &Spec, root: &Node) {
@@ -1471,7 +1526,8 @@ impl<'n> Map<'n> {
             return None;
         };
         let mut seen: Vec<(String, &Node)> = Vec::with_capacity(entries.len());
-        for (k, _) in entries {
+        let mut used = vec![false; entries.len()];
+        for (i, (k, _)) in entries.iter().enumerate() {
             match scalar_key(k) {
                 Some(key) => {
                     if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
@@ -1483,6 +1539,8 @@ impl<'n> Map<'n> {
                             format!("duplicate key `{key}` (first given on line {line})"),
                             Some("YAML keeps only one of them; remove the other".into()),
                         );
+                        // Reported once, as a duplicate: not again as an unknown field.
+                        used[i] = true;
                     } else {
                         seen.push((key, k));
                     }
@@ -1493,7 +1551,7 @@ impl<'n> Map<'n> {
         Some(Map {
             path: path.to_string(),
             entries,
-            used: vec![false; entries.len()],
+            used,
             asked: Vec::new(),
             open_ended: false,
         })

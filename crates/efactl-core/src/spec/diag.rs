@@ -227,7 +227,7 @@ There is no cluster to check.
 An empty cluster.yaml.
 
 ## Fix
-Start from an example: `efactl init --example p5-slurm-private > cluster.yaml`.
+Start from an example: `efactl init --example p5-slurm-private cluster.yaml`.
 
 ## Source
 efactl spec reference (docs/spec.md).

@@ -84,14 +84,19 @@ pub fn read_input(file: &str) -> Result<String, Box<Finding>> {
         let path = Path::new(file);
         let meta = std::fs::metadata(path).map_err(|e| {
             let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-                "create one with `efactl init --example p5-slurm-private > cluster.yaml`"
-                    .to_string()
+                "create one with `efactl init --example p5-slurm-private cluster.yaml`".to_string()
             });
             unreadable(format!("cannot read `{file}`: {}", io_reason(&e)), help)
         })?;
         if meta.is_dir() {
             return Err(unreadable(
                 format!("`{file}` is a directory, not a cluster spec"),
+                None,
+            ));
+        }
+        if let Some(kind) = crate::input::device_kind(&meta) {
+            return Err(unreadable(
+                format!("`{file}` is a {kind}, not a cluster spec"),
                 None,
             ));
         }
@@ -105,13 +110,20 @@ pub fn read_input(file: &str) -> Result<String, Box<Finding>> {
                 None,
             ));
         }
-        std::fs::read(path)
-            .map_err(|e| unreadable(format!("cannot read `{file}`: {}", io_reason(&e)), None))?
+        // Pipes and FIFOs (`check <(yes 'a: 1')`) have no length: read at most the limit.
+        let f = std::fs::File::open(path)
+            .map_err(|e| unreadable(format!("cannot read `{file}`: {}", io_reason(&e)), None))?;
+        let mut buf = Vec::new();
+        use std::io::Read;
+        f.take(efactl_core::yaml::MAX_INPUT_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| unreadable(format!("cannot read `{file}`: {}", io_reason(&e)), None))?;
+        buf
     };
     if bytes.len() > efactl_core::yaml::MAX_INPUT_BYTES {
         return Err(unreadable(
             format!(
-                "the input is over {} MiB",
+                "`{file}` goes on past {} MiB, the most efactl reads of a spec or template; it stopped reading there",
                 efactl_core::yaml::MAX_INPUT_BYTES / 1_048_576
             ),
             None,

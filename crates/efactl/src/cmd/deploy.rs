@@ -269,14 +269,22 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         };
         progress.finish();
         let (plan, changes) = match &prepared {
-            Prepared::Create => (
-                format!(
-                    "would create stack `{}` with {} resources\n",
+            Prepared::Create => {
+                let resources = desired.resources();
+                let mut text = format!(
+                    "would create stack `{}` with {} resources:\n",
                     desired.name,
-                    desired.resource_count()
-                ),
-                json!([]),
-            ),
+                    resources.len()
+                );
+                for (id, ty) in &resources {
+                    text.push_str(&format!("  {:<8} {id} {ty}\n", "add"));
+                }
+                let changes = resources
+                    .iter()
+                    .map(|(id, ty)| json!({"action": "add", "logicalId": id, "physicalId": null, "type": ty, "properties": []}))
+                    .collect();
+                (text, Value::Array(changes))
+            }
             Prepared::Update(cs) => (
                 format!(
                     "would update stack `{}`:\n{}",

@@ -39,6 +39,9 @@ pub struct AnalyzeArgs {
     pub instance_type: Option<String>,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
+    /// The most read from one pipe, FIFO or standard input (regular files are read whole).
+    #[arg(long, value_name = "SIZE", value_parser = crate::input::parse_size, default_value = "16G")]
+    pub max_bytes: u64,
 }
 
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
@@ -67,20 +70,32 @@ fn analyze(args: AnalyzeArgs, color: ColorChoice) -> anyhow::Result<u8> {
                 anyhow::bail!("`-` (standard input) can be given once");
             }
             stdin_used = true;
-            if let Err(e) = an.add("<stdin>", std::io::stdin().lock()) {
+            let stdin = std::io::stdin().lock();
+            let stdin = crate::input::Bounded::new(stdin, args.max_bytes, "standard input");
+            if let Err(e) = an.add("<stdin>", stdin) {
                 eprintln!("efactl: warning: {e}");
             }
             continue;
         }
+        let mut regular = false;
         match std::fs::metadata(file) {
             Ok(m) if m.is_dir() => {
                 an.add_unreadable(file, "it is a directory");
                 continue;
             }
+            Ok(m) => {
+                if let Some(kind) = crate::input::device_kind(&m) {
+                    an.add_unreadable(file, &format!("it is a {kind}, not a log"));
+                    continue;
+                }
+                regular = m.is_file();
+            }
             _ => {}
         }
         match std::fs::File::open(file) {
             Ok(f) => {
+                let limit = if regular { u64::MAX } else { args.max_bytes };
+                let f = crate::input::Bounded::new(f, limit, "a pipe or FIFO");
                 // The lines before a read error (a truncated .gz) are analysed; say what was lost.
                 if let Err(e) = an.add(file, f) {
                     eprintln!("efactl: warning: {e}; the analysis covers the lines before it");

@@ -70,7 +70,6 @@ fn fake_home(t: &tempfile::TempDir) -> PathBuf {
     home
 }
 
-
 #[test]
 fn new_directory_gets_files_and_a_manifest() {
     let t = tempfile::tempdir().unwrap();

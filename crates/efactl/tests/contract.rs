@@ -1,0 +1,223 @@
+//! The CLI contract: bounded reads of every kind of input, the empty document, regions and
+//! zones, long values cut, exit codes, and JSON on stdout for errors too.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn efactl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_efactl"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("efactl runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn scratch(name: &str, content: &str) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+const BASE: &str = "apiVersion: efactl.dev/v1alpha1
+name: t
+region: REGION
+availabilityZone: ZONE
+network:
+  subnets:
+    - { name: compute, cidr: 10.0.0.0/20, internet: nat }
+securityGroups:
+  - { name: efa, selfReferencing: true }
+nodeGroups:
+  - name: gpu
+    instanceType: p4d.24xlarge
+    count: 2
+    securityGroups: [efa]
+";
+
+fn spec(region: &str, zone: &str) -> String {
+    BASE.replace("REGION", region).replace("ZONE", zone)
+}
+
+#[test]
+fn devices_are_refused_before_any_read() {
+    for dev in ["/dev/zero", "/dev/urandom"] {
+        let o = efactl(&["check", dev]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("character device"), "{}", text(&o));
+        let o = efactl(&["nccl", "analyze", dev]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("character device"), "{}", text(&o));
+    }
+}
+
+#[test]
+fn an_endless_pipe_stops_at_the_limit_and_says_which() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_efactl"))
+        .args(["check", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Bounded: at most 16 MiB are offered; efactl stops reading at 8 MiB + 1.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let line = b"a: 1\n".repeat(4096);
+        for _ in 0..(16 << 20) / line.len() {
+            if stdin.write_all(&line).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("goes on past 8 MiB"), "{}", text(&o));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_efactl"))
+        .args(["nccl", "analyze", "-", "--max-bytes", "1M"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let line = b"h:1:1 [0] NCCL INFO x\n".repeat(1000);
+        for _ in 0..200 {
+            if stdin.write_all(&line).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(text(&o).contains("goes on past 1 MiB"), "{}", text(&o));
+}
+
+#[test]
+fn a_bare_null_is_an_empty_spec_everywhere() {
+    for doc in ["null\n", "~\n", ""] {
+        let f = scratch("null.yaml", doc);
+        let o = efactl(&["check", &f]);
+        assert_eq!(o.status.code(), Some(2), "{doc:?}: {}", text(&o));
+        assert!(text(&o).contains("SPEC008"), "{doc:?}: {}", text(&o));
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract-null-out");
+        let o = efactl(&["render", &f, "--out", &out.to_string_lossy()]);
+        assert_eq!(o.status.code(), Some(2), "{doc:?}: {}", text(&o));
+        assert!(text(&o).contains("SPEC008"), "{}", text(&o));
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn regions_and_zones_must_agree() {
+    let ok = efactl(&["check", &scratch("ok.yaml", &spec("us-east-1", "use1-az6"))]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    for (region, zone, says) in [
+        (
+            "mars-north-1",
+            "us-east-1a",
+            "`mars-north-1` is not an AWS region",
+        ),
+        (
+            "us-east-1",
+            "eu-west-1a",
+            "zone `eu-west-1a` is in region `eu-west-1`, not `us-east-1`",
+        ),
+        (
+            "eu-west-1",
+            "use1-az6",
+            "zone id `use1-az6` is in region `us-east-1`, not `eu-west-1`",
+        ),
+    ] {
+        let f = scratch("zone.yaml", &spec(region, zone));
+        let o = efactl(&["check", &f]);
+        assert_eq!(o.status.code(), Some(2), "{region} {zone}: {}", text(&o));
+        assert!(text(&o).contains(says), "{region} {zone}: {}", text(&o));
+        assert!(
+            text(&o).contains(":4:") || text(&o).contains(":3:"),
+            "located: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn a_duplicate_key_is_one_finding() {
+    let f = scratch(
+        "dup.yaml",
+        &format!("{}name: again\n", spec("us-east-1", "us-east-1a")),
+    );
+    let o = efactl(&["check", &f, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["SPEC005"], "{v}");
+}
+
+#[test]
+fn long_values_are_cut_in_messages() {
+    let long = "x".repeat(5 << 20);
+    let f = scratch(
+        "long.yaml",
+        &spec("us-east-1", "us-east-1a").replace("name: t", &format!("name: {long}")),
+    );
+    let o = efactl(&["check", &f, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        o.stdout.len() < 64 * 1024,
+        "{} bytes of output",
+        o.stdout.len()
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("characters)"));
+}
+
+#[test]
+fn errors_under_json_are_json_on_stdout() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract-json-out");
+    let o = efactl(&[
+        "render",
+        "/nonexistent.yaml",
+        "--out",
+        &out.to_string_lossy(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "efactl.error/v1");
+    assert_eq!(v["command"], "render");
+    assert_eq!(v["exitCode"], 2);
+    let o = efactl(&[
+        "render",
+        "/nonexistent.yaml",
+        "--out",
+        "/",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "efactl.error/v1", "{v}");
+    let o = efactl(&["init", "--example", "nope", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("choose one of"));
+}
