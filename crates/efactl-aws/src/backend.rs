@@ -104,12 +104,76 @@ fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
         .build_https()
 }
 
+/// The profile in use: `--profile`, else a non-empty `AWS_PROFILE`, else none (`default`).
+pub fn selected_profile(flag: Option<&str>, env: Option<String>) -> Option<String> {
+    flag.map(str::to_string)
+        .or(env)
+        .filter(|p| !p.trim().is_empty())
+}
+
+/// Whether the config file or the credentials file (`AWS_CONFIG_FILE`,
+/// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/`) defines `profile`, read by the SDK's own
+/// parser. A file that cannot be parsed is an error of its own.
+async fn profile_exists(profile: &str) -> Result<bool, CloudError> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    match aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await {
+        Ok(set) => Ok(set.get_profile(profile).is_some()),
+        Err(e) => Err(CloudError::BadConfig {
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// `--endpoint-url` must be an absolute http(s) URL with a host, as the AWS CLI requires.
+pub fn check_endpoint_url(url: &str) -> Result<(), CloudError> {
+    let bad = |reason: &str| CloudError::BadEndpoint {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let uri: http::Uri = url.parse().map_err(|_| bad("it is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        Some(other) => {
+            return Err(bad(&format!(
+                "the scheme must be http or https, not `{other}`"
+            )))
+        }
+        None => {
+            return Err(bad(
+                "it has no scheme (write http://HOST:PORT or https://HOST)",
+            ))
+        }
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err(bad("it has no host")),
+    }
+}
+
 impl AwsBackend {
     /// Loads the configuration the AWS CLI would (credential chain, profile, region,
-    /// `AWS_*` variables) with `opts` on top. Fails only when no region is set: credentials
-    /// are resolved on the first call, whose error says what is missing.
+    /// `AWS_*` variables) with `opts` on top, as the AWS CLI does:
+    /// - an explicit `--profile` wins over credentials in the environment (the SDK's default
+    ///   chain would read `AWS_ACCESS_KEY_ID` first and sign with another account's keys);
+    /// - a profile named by `--profile` or `AWS_PROFILE` that no config or credentials file
+    ///   defines is an error before any call ("the config profile (X) could not be found");
+    /// - a malformed `--endpoint-url` is an error before any call.
+    ///
+    /// Fails when no region is set; credentials are resolved on the first call, whose error
+    /// says what is missing.
     pub fn connect(opts: &AwsOptions) -> Result<AwsBackend, CloudError> {
+        if let Some(u) = &opts.endpoint_url {
+            check_endpoint_url(u)?;
+        }
         let rt = runtime()?;
+        let selected = selected_profile(opts.profile.as_deref(), std::env::var("AWS_PROFILE").ok());
+        if let Some(p) = &selected {
+            let explicit = opts.profile.is_some();
+            if (explicit || p != "default") && !rt.block_on(profile_exists(p))? {
+                return Err(CloudError::ProfileNotFound { profile: p.clone() });
+            }
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(https_client())
             .retry_config(RetryConfig::standard().with_max_attempts(5))
@@ -121,6 +185,17 @@ impl AwsBackend {
             );
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
+            // The profile's own credentials (keys, SSO, role, credential_process), never the
+            // environment's: what the AWS CLI does with `--profile`.
+            let provider_config = aws_config::provider_config::ProviderConfig::default()
+                .with_http_client(https_client())
+                .with_region(opts.region.clone().map(Region::new));
+            loader = loader.credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .configure(&provider_config)
+                    .profile_name(p)
+                    .build(),
+            );
         }
         if let Some(r) = &opts.region {
             loader = loader.region(Region::new(r.clone()));

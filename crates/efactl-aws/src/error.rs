@@ -193,10 +193,24 @@ fn credentials(c: &CredentialsError, detail: String) -> CloudError {
     match c {
         CredentialsError::CredentialsNotLoaded(_) => CloudError::NoCredentials { detail },
         _ if lower.contains("expired") || lower.contains("sso session") => {
-            CloudError::ExpiredToken { detail }
+            CloudError::ExpiredToken {
+                detail: c.to_string(),
+            }
         }
-        _ => CloudError::NoCredentials { detail },
+        _ => CloudError::CredentialsUnusable {
+            reason: innermost(c),
+        },
     }
+}
+
+/// The last error of a chain: the SDK wraps the reason ("profile `b` did not contain
+/// credential information") in several layers of "an error occurred while...".
+fn innermost(err: &(dyn StdError + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 /// A service error by its code.

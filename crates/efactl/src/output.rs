@@ -69,18 +69,21 @@ pub mod exit {
 pub fn fail(format: Format, command: &str, code: u8, message: &str) -> anyhow::Result<u8> {
     eprintln!("efactl: {message}");
     if format == Format::Json {
-        print(&error_document(command, code, message))?;
+        print(&error_document(command, code, message, None))?;
     }
     Ok(code)
 }
 
-/// The JSON error document (schema `efactl.error/v1`).
-pub fn error_document(command: &str, code: u8, message: &str) -> String {
-    let doc = serde_json::json!({
+/// The JSON error document (schema `efactl.error/v1`); `hint` only when there is one.
+pub fn error_document(command: &str, code: u8, message: &str, hint: Option<&str>) -> String {
+    let mut doc = serde_json::json!({
         "schema": "efactl.error/v1",
         "command": command,
         "exitCode": code,
         "error": message,
     });
+    if let Some(h) = hint {
+        doc["hint"] = serde_json::Value::from(h);
+    }
     serde_json::to_string_pretty(&doc).expect("serialises") + "\n"
 }

@@ -798,10 +798,14 @@ fn no_credentials_is_a_clear_error() {
         .output()
         .unwrap();
     let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    // Usage (2): nothing was asked of AWS. One sentence and a hint, not the SDK's chain of
+    // every provider it tried (1.7 KB of `DispatchFailure(...)` before).
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no AWS credentials found"), "{err}");
     assert!(err.contains("hint:") && err.contains("--profile"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
 }
 
 #[test]
@@ -814,7 +818,7 @@ fn no_region_and_an_endpoint_that_is_down_are_clear_errors() {
         .output()
         .unwrap();
     let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no AWS region is configured"), "{err}");
     assert!(err.contains("--region"), "{err}");
 
@@ -878,4 +882,258 @@ fn audit_finds_the_placeholder_key_secret() {
         "audit-mpi-key",
         "EFA035",
     );
+}
+
+/// Two profiles in two accounts in a temporary AWS config, and environment keys of a third
+/// (moto serves many accounts and picks a request's account by its access key).
+struct Profiles {
+    dir: PathBuf,
+}
+
+impl Profiles {
+    fn new(m: &Moto) -> Profiles {
+        static KEYS: OnceLock<(Value, Value)> = OnceLock::new();
+        let (alpha, beta) = KEYS.get_or_init(|| {
+            (
+                account(
+                    m,
+                    "us-east-1",
+                    &["access-key", "111111111111", "efactl-alpha"],
+                ),
+                account(
+                    m,
+                    "us-east-1",
+                    &["access-key", "222222222222", "efactl-beta"],
+                ),
+            )
+        });
+        let dir = tempdir("profiles");
+        std::fs::write(
+            dir.join("config"),
+            "[default]\nregion = us-east-1\n\n[profile alpha]\nregion = us-east-1\n\n[profile beta]\nregion = us-east-1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("credentials"),
+            format!(
+                "[alpha]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n[beta]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                alpha["id"].as_str().unwrap(),
+                alpha["secret"].as_str().unwrap(),
+                beta["id"].as_str().unwrap(),
+                beta["secret"].as_str().unwrap()
+            ),
+        )
+        .unwrap();
+        Profiles { dir }
+    }
+
+    /// efactl with the temporary config, the environment's keys when `env_keys`, and `env`.
+    fn run(&self, endpoint: &str, env_keys: bool, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_efactl"));
+        clean_env(&mut cmd)
+            .env("AWS_CONFIG_FILE", self.dir.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("credentials"));
+        if env_keys {
+            cmd.env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.args(args)
+            .args(["--endpoint-url", endpoint])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run efactl")
+    }
+}
+
+/// `destroy` of a stack that does not exist changes nothing, and says first in which account.
+fn destroy_account(
+    p: &Profiles,
+    m: &Moto,
+    env_keys: bool,
+    env: &[(&str, &str)],
+    profile: Option<&str>,
+) -> String {
+    let mut args = vec![
+        "destroy",
+        "efactl-no-such-stack",
+        "--yes",
+        "--format",
+        "json",
+    ];
+    if let Some(name) = profile {
+        args.extend(["--profile", name]);
+    }
+    let o = p.run(&m.url, env_keys, env, &args);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let v = json_out(&o);
+    assert_eq!(v["result"], "missing", "{v}");
+    let account = v["account"].as_str().unwrap().to_string();
+    let said = format!("in account {account} (");
+    assert!(
+        text(&o).1.contains(&said),
+        "stderr does not say {said:?}: {}",
+        text(&o).1
+    );
+    assert!(text(&o).1.contains("region us-east-1"), "{}", text(&o).1);
+    account
+}
+
+#[test]
+fn an_explicit_profile_wins_over_environment_credentials() {
+    let Some(m) = moto() else { return };
+    let p = Profiles::new(m);
+    // The environment's keys alone: the default account.
+    assert_eq!(destroy_account(&p, m, true, &[], None), "123456789012");
+    // --profile beats AWS_ACCESS_KEY_ID, as in the AWS CLI (the SDK's default chain would
+    // read the environment first and act in 123456789012).
+    assert_eq!(
+        destroy_account(&p, m, true, &[], Some("beta")),
+        "222222222222"
+    );
+    assert_eq!(
+        destroy_account(&p, m, false, &[], Some("alpha")),
+        "111111111111"
+    );
+    // AWS_PROFILE names the profile when there are no keys in the environment; keys in the
+    // environment win over AWS_PROFILE (the AWS CLI's order), and --profile over both.
+    assert_eq!(
+        destroy_account(&p, m, false, &[("AWS_PROFILE", "alpha")], None),
+        "111111111111"
+    );
+    assert_eq!(
+        destroy_account(&p, m, true, &[("AWS_PROFILE", "alpha")], None),
+        "123456789012"
+    );
+    assert_eq!(
+        destroy_account(&p, m, true, &[("AWS_PROFILE", "alpha")], Some("beta")),
+        "222222222222"
+    );
+
+    // What a changing command writes lands in the profile's account, not the environment's.
+    let o = p.run(
+        &m.url,
+        true,
+        &[],
+        &[
+            "keys",
+            "create",
+            "--secret",
+            "efactl-profile-key",
+            "--profile",
+            "beta",
+            "--region",
+            "us-east-1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("in account 222222222222"),
+        "{}",
+        text(&o).1
+    );
+    let in_env_account = p.run(
+        &m.url,
+        true,
+        &[],
+        &[
+            "keys",
+            "check",
+            "--secret",
+            "efactl-profile-key",
+            "--region",
+            "us-east-1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json_out(&in_env_account)["state"], "missing");
+    let in_beta = p.run(
+        &m.url,
+        false,
+        &[],
+        &[
+            "keys",
+            "check",
+            "--secret",
+            "efactl-profile-key",
+            "--profile",
+            "beta",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json_out(&in_beta)["state"], "ok", "{:?}", text(&in_beta));
+}
+
+#[test]
+fn a_missing_profile_or_a_malformed_endpoint_is_refused_before_any_call() {
+    let Some(m) = moto() else { return };
+    let p = Profiles::new(m);
+    // A port nobody listens on: a call would fail with "cannot reach", not with the message
+    // asserted, so these errors come before any call.
+    let dead = {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        format!("http://127.0.0.1:{port}")
+    };
+    for (env, args) in [
+        (vec![], vec!["status", "x", "--profile", "nosuch"]),
+        (vec![("AWS_PROFILE", "nosuch")], vec!["status", "x"]),
+        (vec![], vec!["destroy", "x", "--yes", "--profile", "nosuch"]),
+        (
+            vec![],
+            vec!["audit", "--vpc", "vpc-1", "--profile", "nosuch"],
+        ),
+    ] {
+        let o = p.run(&dead, true, &env, &args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("the config profile (nosuch) could not be found"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("in account"), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+    // Under --format json the error is a document on stdout too.
+    let o = p.run(
+        &dead,
+        true,
+        &[],
+        &[
+            "destroy",
+            "x",
+            "--yes",
+            "--profile",
+            "nosuch",
+            "--format",
+            "json",
+        ],
+    );
+    let v = json_out(&o);
+    assert_eq!(v["schema"], "efactl.error/v1");
+    assert_eq!(v["command"], "destroy");
+    assert_eq!(v["exitCode"], 2);
+    assert!(v["error"].as_str().unwrap().contains("(nosuch)"), "{v}");
+    assert!(v["hint"].as_str().unwrap().contains("list-profiles"), "{v}");
+
+    for bad in ["not a url", "127.0.0.1:5000", "ftp://127.0.0.1", "http://"] {
+        let o = p.run(bad, true, &[], &["status", "x", "--region", "us-east-1"]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("--endpoint-url") && err.contains("is not usable"),
+            "{bad}: {err}"
+        );
+        assert!(
+            err.len() < 400 && !err.contains("DispatchFailure"),
+            "{bad}: {err}"
+        );
+    }
 }

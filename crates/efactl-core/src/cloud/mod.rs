@@ -38,8 +38,24 @@ use crate::keys::SecretText;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CloudError {
     /// No credentials anywhere in the chain (flags, environment, profile, SSO, IMDS).
-    #[error("no AWS credentials found ({detail})")]
+    /// `detail` is the SDK's account of every provider it tried: kept for `EFACTL_DEBUG=1`,
+    /// never in the message, which is one plain sentence.
+    #[error("no AWS credentials found")]
     NoCredentials { detail: String },
+    /// A credential provider of the chain is set up but failed (a profile without keys, a
+    /// `credential_process` that exits non-zero, a role it cannot assume): its reason.
+    #[error("the AWS credentials could not be loaded: {reason}")]
+    CredentialsUnusable { reason: String },
+    /// `--profile X` or `AWS_PROFILE=X` names a profile that neither the config file nor the
+    /// credentials file defines (the AWS CLI's own words).
+    #[error("the config profile ({profile}) could not be found")]
+    ProfileNotFound { profile: String },
+    /// The AWS config or credentials file could not be parsed.
+    #[error("the AWS config files cannot be read: {detail}")]
+    BadConfig { detail: String },
+    /// `--endpoint-url` is not an absolute http(s) URL.
+    #[error("--endpoint-url `{url}` is not usable: {reason}")]
+    BadEndpoint { url: String, reason: String },
     /// Credentials were found but AWS does not accept them (`InvalidClientTokenId`,
     /// `AuthFailure`, `SignatureDoesNotMatch`, `UnrecognizedClientException`).
     #[error("AWS rejected the credentials ({detail})")]
@@ -79,11 +95,30 @@ impl CloudError {
         matches!(self, CloudError::Throttled { .. })
     }
 
+    /// The exit code of a command that stops on this error: 2 (usage) for what is wrong
+    /// before any call (no credentials, region or profile, a malformed endpoint URL), 1 for
+    /// what AWS answered or the network did.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CloudError::NoCredentials { .. }
+            | CloudError::CredentialsUnusable { .. }
+            | CloudError::NoRegion
+            | CloudError::ProfileNotFound { .. }
+            | CloudError::BadConfig { .. }
+            | CloudError::BadEndpoint { .. } => 2,
+            _ => 1,
+        }
+    }
+
     /// What the user can do about it, for the line after the error.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             CloudError::NoCredentials { .. } => "efactl uses the AWS CLI's credential chain: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or run `aws configure` / `aws sso login`".into(),
             CloudError::CredentialsRejected { .. } => "the access key is wrong or deactivated, or belongs to another partition; `aws sts get-caller-identity` with the same profile tells".into(),
+            CloudError::CredentialsUnusable { .. } => "`aws sts get-caller-identity` with the same profile and environment shows the same failure; fix the profile it names".into(),
+            CloudError::ProfileNotFound { .. } => "`aws configure list-profiles` lists the profiles there are; `aws configure --profile NAME` makes one (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name other files)".into(),
+            CloudError::BadConfig { .. } => "fix the file named (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/config and ~/.aws/credentials)".into(),
+            CloudError::BadEndpoint { .. } => "write it as the AWS CLI takes it: http://127.0.0.1:5000 or https://HOST".into(),
             CloudError::NoRegion => "pass --region, set AWS_REGION, or set `region` in the profile (`aws configure`)".into(),
             CloudError::ExpiredToken { .. } => "refresh them (`aws sso login`, or new temporary credentials) and run the command again".into(),
             CloudError::AccessDenied { action, .. } => format!("the identity in use needs `{action}`; `aws sts get-caller-identity` shows which identity that is"),

@@ -1,7 +1,7 @@
 //! `efactl audit`: a live account read into the same model, checked by the same rules.
 
 use super::aws::{self, AwsArgs};
-use crate::output::{print, ColorChoice, FindingsFormat};
+use crate::output::{print, ColorChoice, FindingsFormat, Format};
 use efactl_core::cloud::audit::{collect_with, to_cluster, AuditRequest};
 use efactl_core::cloud::{CloudBackend, InstanceScope};
 use efactl_core::finding::sort_findings;
@@ -69,9 +69,16 @@ pub fn scope(args: &Args) -> anyhow::Result<InstanceScope> {
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     let opts = super::check::options(&args.rules.ignore, &args.rules.severity)?;
     let scope = scope(&args)?;
+    let fail = aws::Failure::new(
+        match args.format {
+            FindingsFormat::Json => Format::Json,
+            FindingsFormat::Human | FindingsFormat::Sarif => Format::Human,
+        },
+        "audit",
+    );
     let backend = match aws::connect(&args.aws, args.concurrency.max(1)) {
         Ok(b) => b,
-        Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
+        Err(e) => return Ok(fail.cloud("connecting to AWS", &e)),
     };
     let mut request = AuditRequest::new(scope.clone(), backend.region());
     request.mpi_secret = args.secret.clone();
@@ -90,17 +97,12 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
             Ok(None) => eprintln!(
                 "note: there is no stack `{name}`; auditing the instances tagged with its name"
             ),
-            Err(e) => return Ok(aws::report_cloud_error("reading the stack", &e)),
+            Err(e) => return Ok(fail.cloud("reading the stack", &e)),
         }
     }
     let state = match collect_with(&backend, &request, args.concurrency.max(1)) {
         Ok(s) => s,
-        Err(e) => {
-            return Ok(aws::report_cloud_error(
-                &format!("reading {}", scope.describe()),
-                &e,
-            ))
-        }
+        Err(e) => return Ok(fail.cloud(&format!("reading {}", scope.describe()), &e)),
     };
     if state.instances.is_empty() {
         eprintln!(

@@ -1,8 +1,8 @@
 //! What the AWS commands (deploy, status, destroy, audit, keys) share: the AWS CLI's options,
 //! the backend, Ctrl-C, progress on stderr, and how a failure is told.
 
-use crate::output::ColorChoice;
-use efactl_aws::{AwsBackend, AwsOptions};
+use crate::output::{self, ColorChoice, Format};
+use efactl_aws::{AwsBackend, AwsOptions, Identity};
 use efactl_core::cloud::deploy::{DeployError, Operation, Progress, ProgressEvent};
 use efactl_core::cloud::{CloudError, SystemClock};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -61,21 +61,70 @@ pub fn wait_settings(minutes: u64) -> efactl_core::cloud::deploy::WaitSettings {
     }
 }
 
-/// Prints an AWS error and what to do about it; returns the exit code (1).
-pub fn report_cloud_error(doing: &str, e: &CloudError) -> u8 {
-    eprintln!("efactl: error: {doing}: {e}");
-    if let Some(h) = e.hint() {
-        eprintln!("  hint: {h}");
-    }
-    1
+/// How a command of the AWS family tells a failure: `efactl: error: ...` and a hint on
+/// stderr and, under `--format json`, an `efactl.error/v1` document on stdout. Returns the
+/// exit code: 2 for what was wrong before any call (credentials, region, profile, endpoint
+/// URL, a refused flag), 1 for what AWS or the network answered.
+#[derive(Clone, Copy, Debug)]
+pub struct Failure {
+    pub format: Format,
+    pub command: &'static str,
 }
 
-pub fn report_deploy_error(e: &DeployError) -> u8 {
-    eprintln!("efactl: error: {e}");
-    if let Some(h) = e.hint() {
-        eprintln!("  hint: {h}");
+impl Failure {
+    pub fn new(format: Format, command: &'static str) -> Failure {
+        Failure { format, command }
     }
-    1
+
+    pub fn cloud(&self, doing: &str, e: &CloudError) -> u8 {
+        if let CloudError::NoCredentials { detail } = e {
+            if std::env::var_os("EFACTL_DEBUG").is_some_and(|v| !v.is_empty()) {
+                eprintln!("efactl: debug: {detail}");
+            }
+        }
+        self.emit(e.exit_code(), &format!("{doing}: {e}"), e.hint().as_deref())
+    }
+
+    pub fn deploy(&self, e: &DeployError) -> u8 {
+        let code = match e {
+            DeployError::Cloud { source, .. } => source.exit_code(),
+            DeployError::NotConfirmed { .. } => output::exit::USAGE,
+            _ => output::exit::FINDINGS,
+        };
+        self.emit(code, &e.to_string(), e.hint().as_deref())
+    }
+
+    /// A failure of efactl's own (a refused flag, a spec with errors).
+    pub fn message(&self, code: u8, message: &str) -> u8 {
+        self.emit(code, message, None)
+    }
+
+    fn emit(&self, code: u8, message: &str, hint: Option<&str>) -> u8 {
+        eprintln!("efactl: error: {message}");
+        if let Some(h) = hint {
+            eprintln!("  hint: {h}");
+        }
+        if self.format == Format::Json {
+            // stdout closed early (`| head`) is no reason to change the exit code.
+            let _ = output::print(&output::error_document(self.command, code, message, hint));
+        }
+        code
+    }
+}
+
+/// Who and where a changing command acts, said before it acts (`sts:GetCallerIdentity`):
+/// `stack `x` in account 123456789012 (arn:...), region eu-west-1` on stderr.
+pub fn announce(backend: &AwsBackend, fail: Failure, what: &str) -> Result<Identity, u8> {
+    let identity = backend
+        .identity()
+        .map_err(|e| fail.cloud("checking the credentials", &e))?;
+    eprintln!(
+        "{what} in account {} ({}), region {}",
+        identity.account,
+        identity.arn,
+        backend.region()
+    );
+    Ok(identity)
 }
 
 /// Progress on stderr: a bar fed by stack events on a terminal, one line per event

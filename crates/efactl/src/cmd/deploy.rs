@@ -166,10 +166,17 @@ fn ask(question: &str) -> bool {
 }
 
 /// The stack a spec deploys as, or the exit code after printing why there is none.
-pub fn desired_stack(file: &str, color: ColorChoice) -> Result<(StackTemplate, String), u8> {
+pub fn desired_stack(
+    file: &str,
+    color: ColorChoice,
+    fail: aws::Failure,
+) -> Result<(StackTemplate, String), u8> {
     let text = match super::check::read_input(file) {
         Ok(t) => t,
         Err(f) => {
+            if fail.format == Format::Json {
+                return Err(fail.message(2, &f.message));
+            }
             eprint!(
                 "{}",
                 human::render(
@@ -201,61 +208,48 @@ pub fn desired_stack(file: &str, color: ColorChoice) -> Result<(StackTemplate, S
                 }
             )
         );
-        eprintln!(
-            "efactl: error: refusing to deploy `{file}`: {errors} error finding(s); `efactl check {file}` lists them"
-        );
-        return Err(if report.has_input_errors() { 2 } else { 1 });
+        return Err(fail.message(
+            if report.has_input_errors() { 2 } else { 1 },
+            &format!("refusing to deploy `{file}`: {errors} error finding(s); `efactl check {file}` lists them"),
+        ));
     }
     let Some(cluster) = report.cluster.as_ref() else {
-        return Err(1);
+        return Err(fail.message(1, &format!("`{file}` holds no cluster")));
     };
     cluster_stack(cluster, catalog)
         .map(|t| (t, cluster.region.clone()))
-        .map_err(|e| {
-            eprintln!("efactl: error: cannot render `{file}`: {e}");
-            1
-        })
+        .map_err(|e| fail.message(1, &format!("cannot render `{file}`: {e}")))
 }
 
 pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
-    let (mut desired, region) = match desired_stack(&args.file, color) {
+    let fail = aws::Failure::new(args.format, "deploy");
+    let (mut desired, region) = match desired_stack(&args.file, color, fail) {
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
     if let Err(e) = apply_parameters(&mut desired, &args.parameters) {
-        eprintln!("efactl: error: {e}");
-        return Ok(2);
+        return Ok(fail.message(2, &e.to_string()));
     }
     // The template names the spec's zones and endpoint services: it deploys to the spec's
     // region, whatever the profile's default is.
     match &args.aws.region {
         Some(r) if *r != region => {
-            eprintln!(
-                "efactl: error: `{}` is for region {region}, but --region says {r}; change `region:` in the spec to deploy it elsewhere",
+            return Ok(fail.message(2, &format!(
+                "`{}` is for region {region}, but --region says {r}; change `region:` in the spec to deploy it elsewhere",
                 args.file
-            );
-            return Ok(2);
+            )));
         }
         _ => args.aws.region = Some(region),
     }
     let human_out = args.format == Format::Human;
     let backend = match aws::connect(&args.aws, 0) {
         Ok(b) => b,
-        Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
+        Err(e) => return Ok(fail.cloud("connecting to AWS", &e)),
     };
-    let identity = match backend.identity() {
+    let identity = match aws::announce(&backend, fail, &format!("stack `{}`", desired.name)) {
         Ok(i) => i,
-        Err(e) => return Ok(aws::report_cloud_error("checking the credentials", &e)),
+        Err(code) => return Ok(code),
     };
-    if human_out {
-        eprintln!(
-            "stack `{}` in account {} ({}), {}",
-            desired.name,
-            identity.account,
-            identity.arn,
-            backend.region()
-        );
-    }
     let clock = aws::interruptible_clock();
     let deployer = Deployer::new(&backend, &clock)
         .with_settings(aws::wait_settings(args.timeout))
@@ -265,7 +259,7 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     if args.dry_run {
         let prepared = match deployer.dry_run(&desired, &mut progress) {
             Ok(p) => p,
-            Err(e) => return Ok(aws::report_deploy_error(&e)),
+            Err(e) => return Ok(fail.deploy(&e)),
         };
         progress.finish();
         let (plan, changes) = match &prepared {
@@ -310,6 +304,8 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
                 serde_json::to_string_pretty(&json!({
                     "schema": "efactl.deploy/v1",
                     "stack": desired.name,
+                    "account": identity.account,
+                    "region": backend.region(),
                     "dryRun": true,
                     "plan": plan_name,
                     "changes": changes,
@@ -342,7 +338,7 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         Ok(r) => r,
         Err(e) => {
             progress.finish();
-            return Ok(aws::report_deploy_error(&e));
+            return Ok(fail.deploy(&e));
         }
     };
     progress.finish();
@@ -389,6 +385,8 @@ pub fn run(mut args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         let mut v = value;
         v["schema"] = json!("efactl.deploy/v1");
         v["stack"] = json!(desired.name);
+        v["account"] = json!(identity.account);
+        v["region"] = json!(backend.region());
         print(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
     }
     Ok(code)

@@ -1,7 +1,7 @@
 //! `efactl destroy NAME`: delete the stack and wait.
 
 use super::aws::{self, AwsArgs, StderrProgress};
-use crate::output::{print, ColorChoice, Format};
+use crate::output::{exit, print, ColorChoice, Format};
 use efactl_core::cloud::deploy::{Deployer, Destroy, Outcome};
 use serde_json::json;
 
@@ -23,16 +23,23 @@ pub struct Args {
 
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     let human_out = args.format == Format::Human;
+    let fail = aws::Failure::new(args.format, "destroy");
     if !args.yes {
-        eprintln!(
-            "efactl: error: refusing to delete stack `{}` and everything in it without confirmation: pass --yes",
-            args.name
-        );
-        return Ok(2);
+        return Ok(fail.message(
+            exit::USAGE,
+            &format!(
+                "refusing to delete stack `{}` and everything in it without confirmation: pass --yes",
+                args.name
+            ),
+        ));
     }
     let backend = match aws::connect(&args.aws, 0) {
         Ok(b) => b,
-        Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
+        Err(e) => return Ok(fail.cloud("connecting to AWS", &e)),
+    };
+    let identity = match aws::announce(&backend, fail, &format!("deleting stack `{}`", args.name)) {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
     };
     let clock = aws::interruptible_clock();
     let deployer = Deployer::new(&backend, &clock).with_settings(aws::wait_settings(args.timeout));
@@ -41,7 +48,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     progress.finish();
     let d = match result {
         Ok(d) => d,
-        Err(e) => return Ok(aws::report_deploy_error(&e)),
+        Err(e) => return Ok(fail.deploy(&e)),
     };
     let (code, result) = match &d {
         Destroy::Missing { .. } => (0, "missing"),
@@ -63,6 +70,8 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
             serde_json::to_string_pretty(&json!({
                 "schema": "efactl.destroy/v1",
                 "stack": args.name,
+                "account": identity.account,
+                "region": backend.region(),
                 "result": result,
                 "message": d.message(),
             }))?

@@ -81,14 +81,19 @@ fn existing(
 }
 
 /// The backend and what the secret holds now, or the exit code after saying why not.
+/// `changing`: the command writes the secret, so it says first which account and region.
 fn open(
     args: &AwsArgs,
     secret: &str,
+    fail: aws::Failure,
+    changing: bool,
 ) -> Result<(efactl_aws::AwsBackend, Option<String>, Existing), u8> {
-    let backend =
-        aws::connect(args, 0).map_err(|e| aws::report_cloud_error("connecting to AWS", &e))?;
+    let backend = aws::connect(args, 0).map_err(|e| fail.cloud("connecting to AWS", &e))?;
+    if changing {
+        aws::announce(&backend, fail, &format!("secret `{secret}`"))?;
+    }
     let (arn, current) = existing(&backend, secret)
-        .map_err(|e| aws::report_cloud_error(&format!("reading secret `{secret}`"), &e))?;
+        .map_err(|e| fail.cloud(&format!("reading secret `{secret}`"), &e))?;
     Ok((backend, arn, current))
 }
 
@@ -100,14 +105,14 @@ fn emit(format: Format, human: String, value: serde_json::Value) -> anyhow::Resu
 }
 
 fn create(a: CreateArgs) -> anyhow::Result<u8> {
-    let (backend, arn, current) = match open(&a.aws, &a.secret) {
+    let fail = aws::Failure::new(a.format, "keys create");
+    let (backend, arn, current) = match open(&a.aws, &a.secret, fail, true) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let action = keys::plan_store(&a.secret, &current, a.rotate);
     if let StoreAction::Refuse(why) = &action {
-        eprintln!("efactl: error: {why}");
-        return Ok(1);
+        return Ok(fail.message(1, why));
     }
     if a.kms_key.is_some() && action != StoreAction::Create {
         eprintln!(
@@ -119,38 +124,24 @@ fn create(a: CreateArgs) -> anyhow::Result<u8> {
     let name = a.secret.rsplit(':').next().unwrap_or(&a.secret);
     let pair = match keys::generate(a.kind, &format!("efactl-mpi@{name}")) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("efactl: error: {e}");
-            return Ok(1);
-        }
+        Err(e) => return Ok(fail.message(1, &e.to_string())),
     };
     let value = match pair.secret_value() {
         Ok(v) => v,
-        Err(e) => {
-            eprintln!("efactl: error: {e}");
-            return Ok(1);
-        }
+        Err(e) => return Ok(fail.message(1, &e.to_string())),
     };
     let (verb, arn) = match action {
         StoreAction::Create => {
             let tags = BTreeMap::from([("efactl:purpose".to_string(), "mpi-ssh-key".to_string())]);
             match backend.create_secret(&a.secret, &value, a.kms_key.as_deref(), &tags) {
                 Ok(arn) => ("created", arn),
-                Err(e) => {
-                    return Ok(aws::report_cloud_error(
-                        &format!("creating secret `{}`", a.secret),
-                        &e,
-                    ))
-                }
+                Err(e) => return Ok(fail.cloud(&format!("creating secret `{}`", a.secret), &e)),
             }
         }
         StoreAction::Populate | StoreAction::Replace => {
             let target = arn.unwrap_or_else(|| a.secret.clone());
             if let Err(e) = backend.put_secret_value(&target, &value) {
-                return Ok(aws::report_cloud_error(
-                    &format!("storing the key pair in `{}`", a.secret),
-                    &e,
-                ));
+                return Ok(fail.cloud(&format!("storing the key pair in `{}`", a.secret), &e));
             }
             (
                 if action == StoreAction::Replace {
@@ -189,7 +180,8 @@ fn create(a: CreateArgs) -> anyhow::Result<u8> {
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<u8> {
-    let (_, arn, current) = match open(&a.aws, &a.secret) {
+    let fail = aws::Failure::new(a.format, "keys check");
+    let (_, arn, current) = match open(&a.aws, &a.secret, fail, false) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };

@@ -123,9 +123,10 @@ fn value(r: &StatusReport) -> serde_json::Value {
 
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     let human_out = args.format == Format::Human;
+    let fail = aws::Failure::new(args.format, "status");
     let backend = match aws::connect(&args.aws, 0) {
         Ok(b) => b,
-        Err(e) => return Ok(aws::report_cloud_error("connecting to AWS", &e)),
+        Err(e) => return Ok(fail.cloud("connecting to AWS", &e)),
     };
     if args.watch {
         let clock = aws::interruptible_clock();
@@ -136,21 +137,23 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
         match watched {
             Ok(Some(o)) if !o.is_success() && human_out => eprintln!("efactl: {}", o.message()),
             Ok(_) => {}
-            Err(e) => return Ok(aws::report_deploy_error(&e)),
+            Err(e) => return Ok(fail.deploy(&e)),
         }
     }
     let report = match status::read(&backend, &args.name) {
         Ok(Some(r)) => r,
         Ok(None) => {
-            eprintln!(
-                "efactl: stack `{}` does not exist in {} ({})",
-                args.name,
-                backend.region(),
-                backend.endpoint()
-            );
-            return Ok(1);
+            return Ok(fail.message(
+                1,
+                &format!(
+                    "stack `{}` does not exist in {} ({})",
+                    args.name,
+                    backend.region(),
+                    backend.endpoint()
+                ),
+            ))
         }
-        Err(e) => return Ok(aws::report_cloud_error("reading the stack", &e)),
+        Err(e) => return Ok(fail.cloud("reading the stack", &e)),
     };
     if human_out {
         print(&text(&report))?;

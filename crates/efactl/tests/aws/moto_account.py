@@ -11,6 +11,8 @@ usage: moto_account.py ENDPOINT REGION COMMAND [ARGS...]
   read-stack STACK         what the stack made, read through EC2 / IAM / CloudFormation (JSON)
   instances N IDS_JSON     N more nodes in the baseline's subnet and group (for benchmarks)
   subnet                   a VPC and a subnet with nothing else (JSON ids)
+  access-key ACCOUNT USER  an IAM user with an access key in another account (moto picks the
+                           account of a request from its access key): {"id", "secret"}
 """
 
 import json
@@ -300,6 +302,19 @@ elif COMMAND == "objects":
 elif COMMAND == "empty-secret":
     # A secret created without a value (the console and the CLI allow it): no version yet.
     result = {"arn": client("secretsmanager").create_secret(Name=ARGS[0])["ARN"]}
+elif COMMAND == "access-key":
+    # moto serves many accounts: a request's account is the one whose IAM owns its access key,
+    # and `x-moto-account-id` picks the account of a request made with any other key.
+    iam = client("iam")
+    account_id = ARGS[0]
+
+    def in_account(request, **_):
+        request.headers["x-moto-account-id"] = account_id
+
+    iam.meta.events.register("before-sign.iam.*", in_account)
+    iam.create_user(UserName=ARGS[1])
+    key = iam.create_access_key(UserName=ARGS[1])["AccessKey"]
+    result = {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
 else:
     raise SystemExit(f"unknown command {COMMAND}")
 print(json.dumps(result, default=str))
