@@ -62,6 +62,7 @@ impl Reporter<'_> {
 pub mod access;
 pub mod doctor;
 pub mod instance;
+pub(crate) mod live;
 pub mod nccl;
 pub mod network;
 pub mod sg;

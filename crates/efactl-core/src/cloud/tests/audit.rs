@@ -965,3 +965,175 @@ fn reads_run_concurrently_within_the_bound() {
     let most = slow.most.load(std::sync::atomic::Ordering::SeqCst);
     assert!(most > 1 && most <= READ_CONCURRENCY, "{most} reads at once");
 }
+
+/// What a spec's help looks like; a live account has none of it.
+const SPEC_WORDS: &[&str] = &[
+    "selfReferencing",
+    "`efa:",
+    "efa: off",
+    "placementGroup",
+    "networkInterfaces",
+    "`subnet:`",
+    "`internet:",
+    "`securityGroups`",
+    "under `",
+    "`type:",
+    "sshKeySecret",
+    "`cidr`",
+    "{ protocol",
+    "node group of its own",
+    "cluster.yaml",
+];
+
+#[test]
+fn every_live_finding_says_what_to_change_in_the_account() {
+    type Break = fn(&mut LiveState);
+    let breaks: &[(&str, Break)] = &[
+        ("self ingress removed", |l| {
+            l.security_groups[0].ingress.clear()
+        }),
+        ("self egress removed", |l| {
+            l.security_groups[0].egress.remove(0);
+        }),
+        ("world ingress", |l| {
+            for port in [22, 8888] {
+                l.security_groups[0].ingress.push(PermissionRecord {
+                    protocol: "tcp".into(),
+                    from_port: Some(port),
+                    to_port: Some(port),
+                    ipv4_ranges: vec!["0.0.0.0/0".into()],
+                    ..PermissionRecord::default()
+                });
+            }
+        }),
+        ("second zone", |l| {
+            let mut stray = p5("i-0e4b2c8f7a6d5e4f3", "10.0.2.10", SUBNET_B, "us-east-1b");
+            stray.placement_group = None;
+            l.instances.push(stray);
+        }),
+        ("no endpoint", |l| {
+            without_nat(l);
+            l.endpoints.clear();
+            l.route_tables[0]
+                .routes
+                .retain(|r| !matches!(r.target, RouteTarget::VpcEndpoint(_)));
+        }),
+        ("gateway endpoint off", |l| {
+            without_nat(l);
+            l.endpoints[0].route_table_ids = vec!["rtb-43f9c726".into()];
+        }),
+        ("no EFA", |l| {
+            for i in &mut l.instances {
+                i.network_interfaces.truncate(1);
+                i.network_interfaces[0].interface_type = InterfaceType::Interface;
+            }
+        }),
+        ("four EFAs", |l| {
+            for i in &mut l.instances {
+                i.network_interfaces.truncate(4);
+            }
+        }),
+        ("spread group", |l| {
+            l.placement_groups[0].strategy = PlacementStrategy::Spread
+        }),
+        ("no placement group", |l| {
+            for i in &mut l.instances {
+                i.placement_group = None;
+            }
+        }),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (what, f) in breaks {
+        let mut live = healthy();
+        f(&mut live);
+        let (_, findings) = audit(live);
+        assert!(!findings.is_empty(), "{what}: no finding");
+        for x in &findings {
+            seen.insert(x.rule.clone());
+            let help = x
+                .help
+                .as_deref()
+                .unwrap_or_else(|| panic!("{what}: {} has no help", x.rule));
+            for w in SPEC_WORDS {
+                assert!(
+                    !help.contains(w),
+                    "{what}: {}'s help speaks spec (`{w}`): {help}",
+                    x.rule
+                );
+            }
+            // A fix on a security group names the group and the AWS CLI call.
+            if ["EFA001", "EFA002", "EFA004", "EFA005"].contains(&x.rule.as_str()) {
+                assert!(help.contains(&format!("--group-id {SG}")), "{what}: {help}");
+            }
+            if x.rule == "EFA031" {
+                assert_eq!(x.subject.resource.as_deref(), Some(SG), "{what}: {x:#?}");
+                assert!(help.contains("authorize-security-group"), "{what}: {help}");
+            }
+        }
+    }
+    // The breaks reach the rules they are for.
+    for rule in [
+        "EFA001", "EFA002", "EFA004", "EFA005", "EFA007", "EFA008", "EFA011", "EFA012", "EFA015",
+        "EFA017", "EFA018",
+    ] {
+        assert!(seen.contains(rule), "{rule} not raised; raised: {seen:?}");
+    }
+
+    // The MPI key secret, missing or a placeholder.
+    let mut req = request();
+    req.mpi_secret = Some("efa-cluster-mpi".into());
+    for placeholder in [false, true] {
+        let fake = FakeBackend::with_live(healthy());
+        if placeholder {
+            fake.put_secret(
+                "efa-cluster-mpi",
+                Some(&crate::render::cfn::secret_placeholder("efa-cluster-mpi")),
+            );
+        }
+        let audit = to_cluster(&collect(&fake, &req).unwrap(), &req);
+        let findings = rules::run(&audit.cluster, &audit.catalog, &Options::default());
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let help = findings[0].help.as_deref().unwrap();
+        assert!(
+            help.contains("efactl keys create --secret efa-cluster-mpi"),
+            "{help}"
+        );
+        for w in SPEC_WORDS {
+            assert!(!help.contains(w), "{help}");
+        }
+    }
+}
+
+#[test]
+fn a_blocked_job_port_is_the_security_group_s_finding() {
+    // Non-EFA nodes whose group lets only SSH through between them: EFA031 on the group,
+    // with the CLI calls that open the ephemeral ports in both directions.
+    let mut live = healthy();
+    for i in &mut live.instances {
+        i.instance_type = "m5.xlarge".into();
+        i.network_interfaces.truncate(1);
+        i.network_interfaces[0].interface_type = InterfaceType::Interface;
+        i.placement_group = None;
+    }
+    live.instance_types.clear();
+    live.security_groups[0].ingress = vec![PermissionRecord {
+        protocol: "tcp".into(),
+        from_port: Some(22),
+        to_port: Some(22),
+        groups: vec![SG.into()],
+        ..PermissionRecord::default()
+    }];
+    let (_, findings) = audit(live);
+    let blocked: Vec<&Finding> = findings.iter().filter(|f| f.rule == "EFA031").collect();
+    assert!(!blocked.is_empty(), "{findings:#?}");
+    for f in blocked {
+        assert_eq!(f.subject.resource.as_deref(), Some(SG), "{f:#?}");
+        let help = f.help.as_deref().unwrap();
+        assert!(
+            help.contains(&format!("authorize-security-group-ingress --group-id {SG}"))
+                && help.contains("FromPort=32768,ToPort=60999")
+                && !help.contains("authorize-security-group-egress"),
+            "{help}"
+        );
+    }
+}

@@ -77,9 +77,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             c.target.name()
         ),
     )
-    .help = Some(
-        "add `sshKeySecret: { name: mpi-ssh-key }` under `mpi` (efactl creates the secret and lets the node role read it), or use `launcher: pmix`".into(),
-    );
+    .help = Some(if let Some(name) = crate::rules::live::live_id(&mpi.origin) {
+        format!("create the key pair's secret with `efactl keys create --secret {name}`, let the nodes' instance role read it (`secretsmanager:GetSecretValue` on its ARN), and have the bootstrap install it; or launch ranks with PMIx instead of SSH")
+    } else {
+        "add `sshKeySecret: { name: mpi-ssh-key }` under `mpi` (efactl creates the secret and lets the node role read it), or use `launcher: pmix`".into()
+    });
 }
 
 #[cfg(test)]

@@ -70,9 +70,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     t.family()
                 ),
             )
-            .help = Some(
-                "set `placementGroup: none` for this group, or use a type that cluster placement groups support (not burstable, Mac or flex)".into(),
-            );
+            .help = Some(if crate::rules::live::live_id(&ng.origin).is_some() {
+                "launch these nodes outside the cluster placement group, or as a type that cluster placement groups support (not burstable, Mac or flex)".into()
+            } else {
+                "set `placementGroup: none` for this group, or use a type that cluster placement groups support (not burstable, Mac or flex)".into()
+            });
         }
     }
 }

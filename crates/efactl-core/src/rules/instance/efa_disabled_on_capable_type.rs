@@ -67,7 +67,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             ng.count.max(ng.max_count),
             t.name,
         );
-        let help = if crate::rules::explicit_layout(ng) {
+        let help = if crate::rules::live::live_id(&ng.origin).is_some() {
+            crate::rules::live::relaunch_with(&crate::rules::live::efa_layout(
+                t.max_efa_interfaces.unwrap_or(1),
+            ))
+        } else if crate::rules::explicit_layout(ng) {
             if t.max_efa_interfaces.unwrap_or(1) > 1 {
                 "add EFA interfaces to `networkInterfaces`: `type: efa` on the primary, one `efa-only` on each further network card".to_string()
             } else {

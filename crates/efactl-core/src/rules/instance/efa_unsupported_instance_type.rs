@@ -68,14 +68,18 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 ng.efa_count(),
                 if ng.efa_count() == 1 { "" } else { "s" },
             );
-            let off = if crate::rules::explicit_layout(ng) {
+            let live = crate::rules::live::live_id(&ng.origin).is_some();
+            let off = if live {
+                "launch them without EFA interfaces (`InterfaceType=interface`; EFA interfaces cannot be changed on a running instance)"
+            } else if crate::rules::explicit_layout(ng) {
                 "give every interface `type: interface`"
             } else {
                 "set `efa: off`"
             };
             let help = match smallest_efa_size(cx.catalog, t) {
                 Some(s) => format!(
-                    "use `{}`, the smallest {} size with EFA ({} EFA interface{}), or {off}",
+                    "{} `{}`, the smallest {} size with EFA ({} EFA interface{}), or {off}",
+                    if live { "launch the nodes as" } else { "use" },
                     s.name,
                     t.family(),
                     s.max_efa_interfaces.unwrap_or(0),

@@ -86,7 +86,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 Some(nic) => nic.origin.subject(),
                 None => crate::rules::efa_subject(ng),
             };
-            r.report(subject, p.message).help = Some(p.help);
+            let help = if crate::rules::live::live_id(&ng.origin).is_some() {
+                crate::rules::live::relaunch_with("every interface at its own (`NetworkCardIndex`, `DeviceIndex`), at most one EFA per network card, and `efa-only` never as the primary")
+            } else {
+                p.help
+            };
+            r.report(subject, p.message).help = Some(help);
         }
     }
 }

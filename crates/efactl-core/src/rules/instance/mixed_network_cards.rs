@@ -83,10 +83,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     shape(first)
                 ),
             )
-            .help = Some(format!(
-                "move `{}` to a node group of its own",
-                t.name
-            ));
+            .help = Some(if crate::rules::live::live_id(&ng.origin).is_some() {
+                format!(
+                    "launch `{}` from a launch template (and Auto Scaling group) of its own, with the interface layout of that type",
+                    t.name
+                )
+            } else {
+                format!("move `{}` to a node group of its own", t.name)
+            });
         }
     }
 }

@@ -68,6 +68,7 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             Capacity::Reservation { id, .. } => format!(
                 "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group with `reservationPlacementGroup`"
             ),
+            _ if crate::rules::live::live_id(&ng.origin).is_some() => "create a cluster placement group (`aws ec2 create-placement-group --group-name NAME --strategy cluster`) and launch the nodes into it; a node already running moves only while stopped (`aws ec2 modify-instance-placement --instance-id ID --group-name NAME`)".into(),
             _ => "remove `placementGroup: none` (efactl creates a cluster placement group), or name an existing one with `strategy: cluster`".into(),
         });
     }

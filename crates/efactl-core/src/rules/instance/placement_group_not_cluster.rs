@@ -72,8 +72,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 pg.strategy.name()
             ),
         )
-        .help = Some(
-            "use a placement group with `strategy: cluster` (or remove `placementGroup` and let efactl create one)".into(),
-        );
+        .help = Some(match &pg.origin {
+            // A group's strategy cannot be changed: a new group, and the nodes moved into it.
+            Origin::Live(_) => "a placement group's strategy cannot be changed: create a cluster placement group (`aws ec2 create-placement-group --group-name NAME --strategy cluster`) and launch the nodes into it; a node already running moves only while stopped (`aws ec2 modify-instance-placement --instance-id ID --group-name NAME`)".into(),
+            _ => "use a placement group with `strategy: cluster` (or remove `placementGroup` and let efactl create one)".into(),
+        });
     }
 }

@@ -55,9 +55,21 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 ng.subnets.len()
             ),
         };
-        r.report(crate::rules::subnet_subject(ng), message).help = Some(
-            "give the node group one `subnet:`; for capacity elsewhere, add a second node group and keep each job within one group".into(),
-        );
+        let help = match crate::rules::live::live_id(&ng.origin) {
+            Some(id) => {
+                let first = ng.subnets.first().map(String::as_str).unwrap_or("SUBNET");
+                let asg = if id.starts_with("i-") {
+                    String::new()
+                } else {
+                    format!(" (an Auto Scaling group: `aws autoscaling update-auto-scaling-group --auto-scaling-group-name {id} --vpc-zone-identifier {first}`)")
+                };
+                format!(
+                    "run the nodes that share jobs in one subnet: launch replacements for the nodes outside `{first}` into it{asg} and terminate the others; for capacity elsewhere, keep each job within one subnet"
+                )
+            }
+            None => "give the node group one `subnet:`; for capacity elsewhere, add a second node group and keep each job within one group".into(),
+        };
+        r.report(crate::rules::subnet_subject(ng), message).help = Some(help);
     }
 }
 

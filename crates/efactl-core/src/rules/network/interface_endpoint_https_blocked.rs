@@ -97,6 +97,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         if ingress_blocked.is_empty() {
             continue;
         }
+        let endpoint_sg = e
+            .security_groups
+            .first()
+            .and_then(|k| cluster.security_group(k))
+            .and_then(crate::rules::live::live_sg);
         let plural = if ingress_blocked.len() > 1 { "s" } else { "" };
         r.report(
             e.origin.at("securityGroups"),
@@ -107,10 +112,22 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 groups_have(cluster, &e.security_groups)
             ),
         )
-        .help = Some(format!(
-            "let the endpoint's security group admit the nodes: an ingress rule `{{ protocol: tcp, ports: 443, securityGroup: {} }}`",
-            first_group_name(cluster, ingress_blocked.first().copied())
-        ));
+        .help = Some(match endpoint_sg {
+            Some(id) => format!(
+                "let the endpoint's security group admit the nodes: {}",
+                crate::rules::live::authorize_from(
+                    id,
+                    false,
+                    &Protocol::Tcp,
+                    Some(PortRange { from: 443, to: 443 }),
+                    &first_group_id(cluster, ingress_blocked.first().copied())
+                )
+            ),
+            None => format!(
+                "let the endpoint's security group admit the nodes: an ingress rule `{{ protocol: tcp, ports: 443, securityGroup: {} }}`",
+                first_group_name(cluster, ingress_blocked.first().copied())
+            ),
+        });
     }
     for (i, services) in egress_blocked {
         let Some(ng) = cluster.node_groups.get(i) else {
@@ -130,6 +147,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             .cidr
             .map(|c| c.to_string())
             .unwrap_or_else(|| "VPC_CIDR".into());
+        let live_node_sg = match groups {
+            [first, ..] => cluster
+                .security_group(first)
+                .and_then(crate::rules::live::live_sg),
+            [] => None,
+        };
         r.report(
             subject,
             format!(
@@ -139,9 +162,21 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 groups_have(cluster, groups)
             ),
         )
-        .help = Some(format!(
-            "add an egress rule `{{ protocol: tcp, ports: 443, cidr: {vpc} }}` to the nodes' security group, or drop its `egress` list to keep AWS's default all-traffic egress"
-        ));
+        .help = Some(match live_node_sg {
+            Some(id) => format!(
+                "let the nodes' security group send HTTPS into the VPC: {}",
+                crate::rules::live::authorize_cidr(
+                    id,
+                    true,
+                    &Protocol::Tcp,
+                    Some(PortRange { from: 443, to: 443 }),
+                    &vpc
+                )
+            ),
+            None => format!(
+                "add an egress rule `{{ protocol: tcp, ports: 443, cidr: {vpc} }}` to the nodes' security group, or drop its `egress` list to keep AWS's default all-traffic egress"
+            ),
+        });
     }
 }
 
@@ -189,6 +224,16 @@ fn groups_have(cluster: &Cluster, keys: &[String]) -> String {
 }
 
 /// A security group of the named node group, for the help's example rule.
+/// The AWS id of the first security group of node group `node_group` (for a live fix).
+fn first_group_id(cluster: &Cluster, node_group: Option<&str>) -> String {
+    node_group
+        .and_then(|n| cluster.node_groups.iter().find(|ng| ng.name == n))
+        .and_then(|ng| crate::rules::primary_security_groups(ng).first())
+        .and_then(|k| cluster.security_group(k))
+        .and_then(|sg| sg.id.clone())
+        .unwrap_or_else(|| "NODE_SG".into())
+}
+
 fn first_group_name(cluster: &Cluster, node_group: Option<&str>) -> String {
     node_group
         .and_then(|n| cluster.node_groups.iter().find(|ng| ng.name == n))

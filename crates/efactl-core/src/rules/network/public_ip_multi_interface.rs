@@ -81,19 +81,28 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             if !subnet.map_public_ip_on_launch {
                 continue;
             }
+            let live = crate::rules::live::live_id(&subnet.origin).is_some();
             let (message, help) = if subnet.internet == Internet::Public {
                 (
                     format!(
                         "{what} launches nodes with {nics} network interfaces in public subnet `{key}`, whose auto-assigned public IPs do not apply to them: the nodes get no public IP and cannot reach the internet through the internet gateway"
                     ),
-                    "launch the node group in a subnet with `internet: nat` (or `none` with VPC endpoints)".to_string(),
+                    if live {
+                        "launch the nodes in a private subnet whose route table sends 0.0.0.0/0 to a NAT gateway (or one with VPC endpoints for the services they use)".to_string()
+                    } else {
+                        "launch the node group in a subnet with `internet: nat` (or `none` with VPC endpoints)".to_string()
+                    },
                 )
             } else if cluster.target == Target::ParallelCluster {
                 (
                     format!(
                         "{what} launches nodes with {nics} network interfaces in subnet `{key}`, which auto-assigns public IPs; ParallelCluster rejects this, as public IPs can only be assigned to instances with a single network interface"
                     ),
-                    format!("set `mapPublicIpOnLaunch: false` on subnet `{key}`"),
+                    if live {
+                        format!("turn it off: `aws ec2 modify-subnet-attribute --subnet-id {key} --no-map-public-ip-on-launch`")
+                    } else {
+                        format!("set `mapPublicIpOnLaunch: false` on subnet `{key}`")
+                    },
                 )
             } else {
                 continue;

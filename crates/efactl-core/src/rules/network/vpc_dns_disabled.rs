@@ -77,6 +77,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             format!("{name} has {what} turned off: {effect}"),
         )
         .help = Some(match live {
+            Some(id) if matches!(vpc.origin, Origin::Live(_)) => format!(
+                "turn it on: `aws ec2 modify-vpc-attribute --vpc-id {id} --{flag} '{{\"Value\":true}}'`"
+            ),
             Some(id) => format!(
                 "set `{key}: true` (live: `aws ec2 modify-vpc-attribute --vpc-id {id} --{flag} '{{\"Value\":true}}'`)"
             ),

@@ -122,10 +122,17 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 sg_label(good),
             ),
         )
-        .help = Some(format!(
-            "add `selfReferencing: true` to `{}`, or take it off the EFA interfaces",
-            sg.name
-        ));
+        .help = Some(match crate::rules::live::live_sg(sg) {
+            Some(id) => format!(
+                "add the missing rule{} to the group: {}",
+                if no_ingress && no_egress { "s" } else { "" },
+                crate::rules::live::authorize_self_all(id, no_ingress, no_egress)
+            ),
+            None => format!(
+                "add `selfReferencing: true` to `{}`, or take it off the EFA interfaces",
+                sg.name
+            ),
+        });
     }
 }
 

@@ -56,7 +56,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 crate::rules::sg_label(sg)
             )
         };
-        r.report(sg.origin.at("egress"), message).help =
-            Some("add `selfReferencing: true` to the group (or an egress rule `{ protocol: all, self: true }`)".into());
+        r.report(sg.origin.at("egress"), message).help = Some(match crate::rules::live::live_sg(sg) {
+            Some(id) => format!(
+                "add the rule to the group: {}",
+                crate::rules::live::authorize_self(id, true, &Protocol::All, None)
+            ),
+            None => "add `selfReferencing: true` to the group (or an egress rule `{ protocol: all, self: true }`)".into(),
+        });
     }
 }

@@ -48,7 +48,13 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     crate::rules::sg_label(sg)
                 ),
             )
-            .help = Some("add `selfReferencing: true` to the group (or an ingress rule `{ protocol: all, self: true }`)".into());
+            .help = Some(match crate::rules::live::live_sg(sg) {
+                Some(id) => format!(
+                    "add the rule to the group: {}",
+                    crate::rules::live::authorize_self(id, false, &Protocol::All, None)
+                ),
+                None => "add `selfReferencing: true` to the group (or an ingress rule `{ protocol: all, self: true }`)".into(),
+            });
         }
     }
 }

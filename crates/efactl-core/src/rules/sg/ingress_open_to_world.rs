@@ -95,8 +95,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 traffic_label(&rule.protocol, rule.ports)
             ),
         )
-        .help = Some(
-            "narrow `cidr` to the addresses that need it (a VPN or office range) or use a `securityGroup` source; SSM Session Manager port forwarding needs no inbound rule".into(),
-        );
+        .help = Some(match crate::rules::live::live_sg(sg) {
+            Some(id) => format!(
+                "remove the rule, {}, and admit only the addresses that need it (a VPN or office range) or a security group; SSM Session Manager port forwarding needs no inbound rule",
+                crate::rules::live::revoke_cidr_ingress(id, &rule.protocol, rule.ports, &cidr.to_string())
+            ),
+            None => "narrow `cidr` to the addresses that need it (a VPN or office range) or use a `securityGroup` source; SSM Session Manager port forwarding needs no inbound rule".into(),
+        });
     }
 }

@@ -144,6 +144,46 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             }
             Some(g) => format!("give `{g}` `selfReferencing: true`"),
         };
+        // A live group: the finding is the first group's (where the rule goes), and its fix
+        // the AWS CLI calls that add the missing directions.
+        let live = groups
+            .first()
+            .and_then(|k| c.security_group(k))
+            .and_then(|sg| crate::rules::live::live_sg(sg).map(|id| (sg, id)));
+        let subject = |egress_ok: bool, ingress_ok: bool| match live {
+            Some((sg, _)) => sg.origin.at(match (egress_ok, ingress_ok) {
+                (true, false) => "ingress",
+                (false, true) => "egress",
+                _ => "rules",
+            }),
+            None => ng.origin.at("securityGroups"),
+        };
+        let live_fix = |range: PortRange, egress_ok: bool, ingress_ok: bool| {
+            live.map(|(_, id)| {
+                let mut calls = Vec::new();
+                if !ingress_ok {
+                    calls.push(crate::rules::live::authorize_self(
+                        id,
+                        false,
+                        &Protocol::Tcp,
+                        Some(range),
+                    ));
+                }
+                if !egress_ok {
+                    calls.push(crate::rules::live::authorize_self(
+                        id,
+                        true,
+                        &Protocol::Tcp,
+                        Some(range),
+                    ));
+                }
+                format!(
+                    "add the rule{} to `{id}`: {}",
+                    if calls.len() > 1 { "s" } else { "" },
+                    calls.join(" and ")
+                )
+            })
+        };
         for (port, why) in &ports {
             if c.allows(side, side, &Protocol::Tcp, Some(*port), false) {
                 continue;
@@ -158,22 +198,26 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     to: *port,
                 },
             );
+            let range = PortRange {
+                from: *port,
+                to: *port,
+            };
             r.report(
-                ng.origin.at("securityGroups"),
+                subject(egress_ok, ingress_ok),
                 format!(
                     "node group `{}` runs multi-node jobs, but {why} is blocked between its nodes: {}",
                     ng.name,
                     blocked_by(&names, egress_ok, ingress_ok)
                 ),
             )
-            .help = Some(format!(
+            .help = Some(live_fix(range, egress_ok, ingress_ok).unwrap_or_else(|| format!(
                 "{fix}, or add `{{ protocol: tcp, ports: {port}, self: true }}` under both its `ingress` and `egress`"
-            ));
+            )));
         }
         let (egress_ok, ingress_ok) = range_passes(c, side, side, &Protocol::Tcp, EPHEMERAL);
         if !(egress_ok && ingress_ok) {
             r.report(
-                ng.origin.at("securityGroups"),
+                subject(egress_ok, ingress_ok),
                 format!(
                     "node group `{}` runs multi-node jobs, but TCP on the ephemeral ports {}-{} is blocked between its nodes, where NCCL's bootstrap and proxy listen on OS-assigned ports: {}",
                     ng.name,
@@ -182,9 +226,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     blocked_by(&names, egress_ok, ingress_ok)
                 ),
             )
-            .help = Some(format!(
+            .help = Some(live_fix(EPHEMERAL, egress_ok, ingress_ok).unwrap_or_else(|| format!(
                 "{fix}, or add `{{ protocol: tcp, ports: 1024-65535, self: true }}` under both its `ingress` and `egress`"
-            ));
+            )));
         }
     }
 }

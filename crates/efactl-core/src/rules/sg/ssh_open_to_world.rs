@@ -55,8 +55,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 sg_with_users(cx.cluster, sg)
             ),
         )
-        .help = Some(
-            "reach the nodes with SSM Session Manager (no inbound rule needed), or narrow `cidr` to a bastion's or an office's range".into(),
-        );
+        .help = Some(match crate::rules::live::live_sg(sg) {
+            Some(id) => format!(
+                "remove the rule, {}, and reach the nodes with SSM Session Manager (no inbound rule needed) or admit only a bastion's or an office's range",
+                crate::rules::live::revoke_cidr_ingress(id, &rule.protocol, rule.ports, &cidr.to_string())
+            ),
+            None => "reach the nodes with SSM Session Manager (no inbound rule needed), or narrow `cidr` to a bastion's or an office's range".into(),
+        });
     }
 }
