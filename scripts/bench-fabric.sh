@@ -122,7 +122,7 @@ n = len(d["ring"])
 rows = {}
 for _, sizes in d["allreduce"]:
     for s in sizes:
-        rows[s["bytes"]] = max(rows.get(s["bytes"], 0), s["time_us"])
+        rows[s["bytes"]] = max(rows.get(s["bytes"], 0), s["timeUs"])
 mpi = {}
 try:
     for r in csv.DictReader(open(sys.argv[2])):
@@ -143,5 +143,5 @@ echo "| ranks | probes | connectivity stage (s) | whole run (s) |"
 echo "|---:|---:|---:|---:|"
 for n in 8 64 256; do
   "$E" doctor --local $n --stages connectivity --format json > "$work/c.json"
-  jq -r --arg n $n '"| \($n) | \(.cells | length) | \(.stage_seconds[0][1] | .*100 | round / 100) | \(.total_seconds | .*100 | round / 100) |"' "$work/c.json"
+  jq -r --arg n $n '"| \($n) | \(.cells | length) | \(.stageSeconds[0][1] | .*100 | round / 100) | \(.totalSeconds | .*100 | round / 100) |"' "$work/c.json"
 done

@@ -189,29 +189,42 @@ pub fn clip_quoted(message: &str) -> String {
         out.push_str(&rest[..=open]);
         let after = &rest[open + 1..];
         let Some(close) = after.find('`') else {
-            out.push_str(&clip_plain(after));
+            out.push_str(&clip_plain(after, MAX_QUOTED_CHARS));
             return out;
         };
-        out.push_str(&clip_plain(&after[..close]));
+        out.push_str(&clip_plain(&after[..close], MAX_QUOTED_CHARS));
         out.push('`');
         rest = &after[close + 1..];
     }
-    out.push_str(&clip_plain(rest));
+    out.push_str(&clip_plain(rest, MAX_PROSE_CHARS));
     out
 }
 
-fn clip_plain(s: &str) -> String {
+/// Unquoted text between quoted values is efactl's own prose (a help sentence runs past 80
+/// characters): cut only when it is far longer than any sentence of efactl's, which means an
+/// input's value got into it unquoted.
+const MAX_PROSE_CHARS: usize = 600;
+
+fn clip_plain(s: &str, max: usize) -> String {
     let n = s.chars().count();
-    if n <= MAX_QUOTED_CHARS {
+    if n <= max {
         return s.to_string();
     }
-    let head: String = s.chars().take(MAX_QUOTED_CHARS - 20).collect();
+    let head: String = s.chars().take(max - 20).collect();
     format!("{head}… ({n} characters)")
 }
 
 #[cfg(test)]
 mod clip_tests {
     use super::*;
+
+    #[test]
+    fn prose_is_not_cut() {
+        let help = "use 1-60 letters, digits and hyphens, starting with a letter (it names the CloudFormation stack)";
+        assert_eq!(clip_quoted(help), help);
+        let m = format!("`{}` is bad; {help}", "x".repeat(500));
+        assert!(clip_quoted(&m).ends_with(help), "{}", clip_quoted(&m));
+    }
 
     #[test]
     fn long_quoted_values_are_cut() {

@@ -221,3 +221,134 @@ fn errors_under_json_are_json_on_stdout() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["error"].as_str().unwrap().contains("choose one of"));
 }
+
+/// Object keys that break the convention (docs/output.md: camelCase), with their path. Maps
+/// keyed by data (stack outputs, environment variables) are arrays of pairs or named here.
+fn non_camel_keys(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let data_keyed = path.ends_with(".outputs") || path.ends_with(".missing");
+                let camel = k.starts_with('$')
+                    || (k.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && k.chars().all(|c| c.is_ascii_alphanumeric()));
+                if !camel && !data_keyed {
+                    out.push(format!("{path}.{k}"));
+                }
+                non_camel_keys(x, &format!("{path}.{k}"), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a {
+                non_camel_keys(x, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_json_document_has_a_schema_and_camel_case_keys() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ex = |p: &str| root.join(p).to_string_lossy().into_owned();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract-camel-render");
+    let _ = std::fs::remove_dir_all(&out);
+    let log = std::fs::read_dir(root.join("crates/efactl-doctor/tests/corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let runs: Vec<Vec<String>> = vec![
+        vec!["check".into(), ex("examples/c5n-mpi.yaml")],
+        vec!["check".into(), ex("examples/broken/c5n-mpi-two-zones.yaml")],
+        vec![
+            "render".into(),
+            ex("examples/c5n-mpi.yaml"),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+        ],
+        vec!["rules".into()],
+        vec!["explain".into(), "EFA001".into()],
+        vec!["init".into(), "--list".into()],
+        vec![
+            "nccl".into(),
+            "analyze".into(),
+            log.to_string_lossy().into_owned(),
+        ],
+        vec!["init".into(), "--example".into(), "nope".into()],
+        vec![
+            "doctor".into(),
+            "--local".into(),
+            "2".into(),
+            "--duration".into(),
+            "0.2".into(),
+            "--sizes".into(),
+            "64K".into(),
+            "--iters".into(),
+            "1".into(),
+        ],
+    ];
+    for args in runs {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend(["--format", "json"]);
+        let o = efactl(&a);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{a:?}: not JSON ({e}): {}", text(&o)));
+        let schema = v["schema"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{a:?}: no schema: {v}"));
+        assert!(
+            schema.starts_with("efactl.") && schema.contains("/v"),
+            "{a:?}: {schema}"
+        );
+        let mut bad = Vec::new();
+        non_camel_keys(&v, "", &mut bad);
+        assert!(
+            bad.is_empty(),
+            "{a:?} ({schema}): keys not in camelCase: {bad:?}"
+        );
+    }
+}
+
+#[test]
+fn check_takes_several_files_and_exits_with_the_worst() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let good = root
+        .join("examples/c5n-mpi.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let bad = root
+        .join("examples/broken/c5n-mpi-two-zones.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let o = efactl(&["check", &good, &good]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(text(&o).matches("no findings").count(), 2, "{}", text(&o));
+    let o = efactl(&["check", &good, &bad]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = efactl(&[
+        "check",
+        &good,
+        &bad,
+        "/nonexistent.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files: std::collections::BTreeSet<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            f["location"]["file"]
+                .as_str()
+                .or(f["path"].as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(
+        files.contains(&bad) && files.contains("/nonexistent.yaml"),
+        "{files:?}"
+    );
+}

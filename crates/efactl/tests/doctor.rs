@@ -67,7 +67,7 @@ fn local(n: usize) -> serde_json::Value {
 }
 
 fn assert_all_stages_pass(v: &serde_json::Value, n: usize) {
-    assert_eq!(v["schema"], "efactl.doctor/v1");
+    assert_eq!(v["schema"], "efactl.doctor/v2");
     assert_eq!(v["verdict"], "healthy", "{}", v["findings"]);
     assert_eq!(v["size"], n);
     assert!(v["missing"].as_object().unwrap().is_empty());
@@ -359,7 +359,7 @@ fn node_checks_on_fixture_trees() {
     let healthy = node_stage(&p5_tree("healthy-p5", 32, 0, true));
     assert!(rules(&healthy).is_empty(), "{}", healthy["findings"]);
     assert_eq!(
-        healthy["nodes"][0][1]["efa_devices"]
+        healthy["nodes"][0][1]["efaDevices"]
             .as_array()
             .unwrap()
             .len(),

@@ -139,4 +139,41 @@ mod tests {
         let (w, _, r) = window(text, 8, 8);
         assert_eq!(&w[r], "two");
     }
+
+    #[test]
+    fn a_finding_on_a_long_line_renders_short() {
+        // A 1 MB line (a minified document, a pasted key) prints as a short snippet.
+        use crate::finding::{Category, Location, Subject};
+        use crate::yaml::Pos;
+        let text = format!("name: {}\n", "y".repeat(1 << 20));
+        let pos = |offset: usize| Pos {
+            line: 1,
+            column: offset as u32 + 1,
+            offset,
+        };
+        let f = Finding {
+            rule: "SPEC003".into(),
+            name: "invalid-value".into(),
+            severity: Severity::Error,
+            category: Category::Input,
+            subject: Subject {
+                location: Some(Location {
+                    file: "c.yaml".into(),
+                    start: pos(6),
+                    end: pos(text.len() - 1),
+                }),
+                ..Subject::default()
+            },
+            message: "too long".into(),
+            help: None,
+        };
+        let out = render(
+            &[f],
+            Some(("c.yaml", &text)),
+            &HumanOptions { color: false },
+        );
+        // annotate-snippets cuts a long line around the annotation itself.
+        assert!(out.len() < 4096, "{} bytes", out.len());
+        assert!(out.contains("..."), "{out}");
+    }
 }

@@ -163,6 +163,7 @@ pub struct Hello {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PeerInfo {
     pub rank: usize,
     pub host: String,

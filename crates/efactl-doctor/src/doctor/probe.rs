@@ -24,6 +24,7 @@ pub enum CellState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Cell {
     pub from: usize,
     pub to: usize,

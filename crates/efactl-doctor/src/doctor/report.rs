@@ -1,6 +1,6 @@
 //! What the coordinator learned: the raw results of every stage, the findings they imply and
 //! a verdict, rendered for people (summary first, then tables) and as JSON (stable schema
-//! `efactl.doctor/v1`).
+//! `efactl.doctor/v2`; v1 had snake_case keys).
 
 use super::allreduce::{bandwidths, SizeResult};
 use super::node::NodeReport;
@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
 
-pub const SCHEMA: &str = "efactl.doctor/v1";
+pub const SCHEMA: &str = "efactl.doctor/v2";
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema: &'static str,
     pub version: &'static str,

@@ -9,9 +9,11 @@ use std::path::Path;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The cluster spec, or a CloudFormation template (YAML or JSON), to check (`-` reads
-    /// stdin).
-    pub file: String,
+    /// Cluster specs or CloudFormation templates (YAML or JSON) to check (`-` reads stdin).
+    /// With several files, the exit code is the worst of them, and JSON and SARIF hold the
+    /// findings of all in one document, each located in its own file.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
     #[command(flatten)]
@@ -148,16 +150,12 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
-    let opts = options(&args.rules.ignore, &args.rules.severity)?;
-    let display_name = if args.file == "-" {
-        "<stdin>"
-    } else {
-        args.file.as_str()
-    };
-    let report = match read_input(&args.file) {
+/// One file read and checked; a file that cannot be read is its finding.
+fn check_one(file: &str, opts: &Options) -> CheckReport {
+    let display_name = if file == "-" { "<stdin>" } else { file };
+    match read_input(file) {
         // A CloudFormation template is read into the same model and checked by the same rules.
-        Ok(text) => check_file(display_name, &text, Catalog::bundled(), &opts),
+        Ok(text) => check_file(display_name, &text, Catalog::bundled(), opts),
         Err(f) => {
             let mut findings = vec![*f];
             sort_findings(&mut findings);
@@ -167,26 +165,54 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
                 findings,
             }
         }
-    };
+    }
+}
+
+pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
+    let opts = options(&args.rules.ignore, &args.rules.severity)?;
+    let reports: Vec<CheckReport> = args.files.iter().map(|f| check_one(f, &opts)).collect();
     let text = match args.format {
         FindingsFormat::Human => {
-            let body = human::render(
-                &report.findings,
-                Some((&report.source.file, &report.source.text)),
-                &human::HumanOptions {
-                    color: color.enabled_for_stdout(),
-                },
-            );
-            if report.findings.is_empty() {
-                let n = rules::RULES.iter().filter(|r| r.check.is_some()).count();
-                format!("{display_name}: no findings ({n} rules checked)\n")
+            let mut out = String::new();
+            for report in &reports {
+                if report.findings.is_empty() {
+                    let n = rules::RULES.iter().filter(|r| r.check.is_some()).count();
+                    out.push_str(&format!(
+                        "{}: no findings ({n} rules checked)\n",
+                        report.source.file
+                    ));
+                } else {
+                    out.push_str(&human::render(
+                        &report.findings,
+                        Some((&report.source.file, &report.source.text)),
+                        &human::HumanOptions {
+                            color: color.enabled_for_stdout(),
+                        },
+                    ));
+                }
+            }
+            out
+        }
+        FindingsFormat::Json | FindingsFormat::Sarif => {
+            let all: Vec<Finding> = reports
+                .iter()
+                .flat_map(|r| r.findings.iter().cloned())
+                .collect();
+            let file = match reports.as_slice() {
+                [one] => Some(one.source.file.as_str()),
+                _ => None,
+            };
+            if args.format == FindingsFormat::Json {
+                json::render(&all, file)
             } else {
-                body
+                sarif::render(&all)
             }
         }
-        FindingsFormat::Json => json::render(&report.findings, Some(display_name)),
-        FindingsFormat::Sarif => sarif::render(&report.findings),
     };
     print(&text)?;
-    Ok(report.exit_code(args.rules.fail_on) as u8)
+    Ok(reports
+        .iter()
+        .map(|r| r.exit_code(args.rules.fail_on) as u8)
+        .max()
+        .unwrap_or(0))
 }

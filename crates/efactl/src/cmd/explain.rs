@@ -33,6 +33,7 @@ pub fn run(args: Args, _color: ColorChoice) -> anyhow::Result<u8> {
         }
         Format::Json => {
             serde_json::to_string_pretty(&serde_json::json!({
+                "schema": "efactl.rule/v1",
                 "id": rule.id,
                 "name": rule.name,
                 "severity": rule.severity.as_str(),
