@@ -28,3 +28,10 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
   "$venv/bin/pip" install -q -r scripts/requirements.txt
   echo "$want" > "$stamp"
 fi
+
+# cargo-fuzz, for scripts/fuzz.sh (it runs on the stable toolchain with RUSTC_BOOTSTRAP=1).
+fuzz_version=0.13.2
+if [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $fuzz_version" ]]; then
+  echo "setup: installing cargo-fuzz $fuzz_version" >&2
+  cargo install cargo-fuzz --version "$fuzz_version" --locked --quiet
+fi
