@@ -1,6 +1,6 @@
 //! efactl: from a cluster spec to a proven EFA/NCCL fabric on AWS.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
@@ -51,6 +51,46 @@ enum Command {
     Audit(Box<cmd::audit::Args>),
     /// The MPI SSH key pair in Secrets Manager: `keys create`, `keys check`.
     Keys(cmd::keys::Args),
+    /// Print a shell completion script: `efactl completions bash > /etc/bash_completion.d/efactl`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page in roff (`efactl man | man -l -`; `efactl man deploy` for one command).
+    Man {
+        /// A command's own page instead of efactl's.
+        command: Option<String>,
+    },
+}
+
+/// `efactl completions SHELL`: generated from the clap definitions, so it never drifts.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "efactl", &mut buf);
+    output::print(&String::from_utf8_lossy(&buf))?;
+    Ok(output::exit::OK)
+}
+
+/// `efactl man [COMMAND]`.
+fn man(command: Option<&str>) -> anyhow::Result<u8> {
+    let root = Cli::command();
+    let cmd = match command {
+        None => root,
+        Some(name) => match root.find_subcommand(name) {
+            // The page is printed once and the process ends: a leaked name is fine.
+            Some(c) => c
+                .clone()
+                .name(String::leak(format!("efactl-{name}")) as &str),
+            None => {
+                eprintln!("efactl: error: no command `{name}`; `efactl --help` lists them");
+                return Ok(output::exit::USAGE);
+            }
+        },
+    };
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut buf)?;
+    output::print(&String::from_utf8_lossy(&buf))?;
+    Ok(output::exit::OK)
 }
 
 fn main() -> ExitCode {
@@ -69,6 +109,8 @@ fn main() -> ExitCode {
         Command::Destroy(a) => cmd::destroy::run(a, color),
         Command::Audit(a) => cmd::audit::run(*a, color),
         Command::Keys(a) => cmd::keys::run(a),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { command } => man(command.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -352,3 +352,61 @@ fn check_takes_several_files_and_exits_with_the_worst() {
         "{files:?}"
     );
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_cli_definition() {
+    let bash = efactl(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let script = String::from_utf8(bash.stdout).unwrap();
+    assert!(
+        script.contains("_efactl()") && script.contains("--endpoint-url"),
+        "{script}"
+    );
+    // Every command is completed.
+    for c in [
+        "check",
+        "render",
+        "deploy",
+        "audit",
+        "doctor",
+        "nccl",
+        "completions",
+        "man",
+    ] {
+        assert!(script.contains(c), "bash completion lacks `{c}`");
+    }
+    // The script is valid bash.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("completions");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("efactl.bash");
+    std::fs::write(&path, &script).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+
+    let zsh = String::from_utf8(efactl(&["completions", "zsh"]).stdout).unwrap();
+    assert!(zsh.starts_with("#compdef efactl"), "{zsh}");
+    let fish = String::from_utf8(efactl(&["completions", "fish"]).stdout).unwrap();
+    assert!(fish.contains("complete -c efactl"), "{fish}");
+
+    let man = String::from_utf8(efactl(&["man"]).stdout).unwrap();
+    assert!(
+        man.contains(".TH efactl 1") && man.contains("deploy"),
+        "{man}"
+    );
+    let deploy = String::from_utf8(efactl(&["man", "deploy"]).stdout).unwrap();
+    assert!(
+        deploy.contains(".TH efactl\\-deploy 1") || deploy.contains(".TH efactl-deploy 1"),
+        "{deploy}"
+    );
+    assert!(
+        deploy.contains("profile") && deploy.contains("dry\\-run"),
+        "{deploy}"
+    );
+    let o = efactl(&["man", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
