@@ -1137,3 +1137,58 @@ fn a_blocked_job_port_is_the_security_group_s_finding() {
         );
     }
 }
+
+#[test]
+fn an_interface_endpoint_closed_to_the_nodes_is_fixed_on_its_group() {
+    // A private subnet whose STS endpoint's group admits nothing: EFA020 on the endpoint, with
+    // the call that lets the nodes' group in on TCP 443.
+    const ENDPOINT_SG: &str = "sg-0e1d2c3b4a5968776";
+    let mut live = healthy();
+    without_nat(&mut live);
+    live.security_groups.push(SecurityGroupRecord {
+        id: ENDPOINT_SG.into(),
+        name: "endpoints".into(),
+        vpc_id: Some(VPC.into()),
+        ..SecurityGroupRecord::default()
+    });
+    for service in [
+        "sts",
+        "ec2",
+        "logs",
+        "secretsmanager",
+        "cloudformation",
+        "ssm",
+        "ssmmessages",
+        "ec2messages",
+        "ecr.api",
+        "ecr.dkr",
+    ] {
+        live.endpoints.push(VpcEndpointRecord {
+            id: format!("vpce-0{service}"),
+            vpc_id: VPC.into(),
+            service_name: format!("com.amazonaws.us-east-1.{service}"),
+            endpoint_type: "Interface".into(),
+            state: "available".into(),
+            private_dns_enabled: true,
+            subnet_ids: vec![SUBNET.into()],
+            route_table_ids: vec![],
+            groups: vec![ENDPOINT_SG.into()],
+        });
+    }
+    let (_, findings) = audit(live);
+    let closed: Vec<&Finding> = findings.iter().filter(|f| f.rule == "EFA020").collect();
+    assert!(!closed.is_empty(), "{findings:#?}");
+    for f in closed {
+        let help = f.help.as_deref().unwrap();
+        assert!(
+            help.contains(&format!(
+                "authorize-security-group-ingress --group-id {ENDPOINT_SG}"
+            )) && help.contains("FromPort=443,ToPort=443")
+                && help.contains(&format!("GroupId={SG}")),
+            "{help}"
+        );
+        for w in SPEC_WORDS {
+            assert!(!help.contains(w), "{help}");
+        }
+    }
+}
