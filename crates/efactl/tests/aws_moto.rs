@@ -891,7 +891,8 @@ struct Profiles {
 }
 
 impl Profiles {
-    fn new(m: &Moto) -> Profiles {
+    /// `tag` names the test: tests run in parallel, each needs a directory of its own.
+    fn new(m: &Moto, tag: &str) -> Profiles {
         static KEYS: OnceLock<(Value, Value)> = OnceLock::new();
         let (alpha, beta) = KEYS.get_or_init(|| {
             (
@@ -907,7 +908,7 @@ impl Profiles {
                 ),
             )
         });
-        let dir = tempdir("profiles");
+        let dir = tempdir(&format!("profiles-{tag}"));
         std::fs::write(
             dir.join("config"),
             "[default]\nregion = us-east-1\n\n[profile alpha]\nregion = us-east-1\n\n[profile beta]\nregion = us-east-1\n",
@@ -984,7 +985,7 @@ fn destroy_account(
 #[test]
 fn an_explicit_profile_wins_over_environment_credentials() {
     let Some(m) = moto() else { return };
-    let p = Profiles::new(m);
+    let p = Profiles::new(m, "precedence");
     // The environment's keys alone: the default account.
     assert_eq!(destroy_account(&p, m, true, &[], None), "123456789012");
     // --profile beats AWS_ACCESS_KEY_ID, as in the AWS CLI (the SDK's default chain would
@@ -1071,7 +1072,7 @@ fn an_explicit_profile_wins_over_environment_credentials() {
 #[test]
 fn a_missing_profile_or_a_malformed_endpoint_is_refused_before_any_call() {
     let Some(m) = moto() else { return };
-    let p = Profiles::new(m);
+    let p = Profiles::new(m, "refused");
     // A port nobody listens on: a call would fail with "cannot reach", not with the message
     // asserted, so these errors come before any call.
     let dead = {

@@ -78,16 +78,29 @@ pub(crate) fn authorize_cidr(
     )
 }
 
-/// Both self rules that are missing, joined: what EFA needs of every group on its interfaces.
-pub(crate) fn authorize_self_all(sg: &str, ingress: bool, egress: bool) -> String {
+/// The calls that add the missing directions of a self rule (`ingress` / `egress`: whether
+/// each is missing), joined with "and".
+pub(crate) fn authorize_self_dirs(
+    sg: &str,
+    protocol: &Protocol,
+    ports: Option<PortRange>,
+    ingress: bool,
+    egress: bool,
+) -> String {
     let mut calls = Vec::new();
     if ingress {
-        calls.push(authorize_self(sg, false, &Protocol::All, None));
+        calls.push(authorize_self(sg, false, protocol, ports));
     }
     if egress {
-        calls.push(authorize_self(sg, true, &Protocol::All, None));
+        calls.push(authorize_self(sg, true, protocol, ports));
     }
     calls.join(" and ")
+}
+
+/// Both all-traffic self rules that are missing: what EFA needs of every group on its
+/// interfaces.
+pub(crate) fn authorize_self_all(sg: &str, ingress: bool, egress: bool) -> String {
+    authorize_self_dirs(sg, &Protocol::All, None, ingress, egress)
 }
 
 /// The AWS CLI call that removes an ingress rule from a CIDR.

@@ -223,22 +223,23 @@ fn groups_have(cluster: &Cluster, keys: &[String]) -> String {
     }
 }
 
-/// A security group of the named node group, for the help's example rule.
-/// The AWS id of the first security group of node group `node_group` (for a live fix).
-fn first_group_id(cluster: &Cluster, node_group: Option<&str>) -> String {
+/// The first security group of node group `node_group`: its name names it in a spec's fix,
+/// its id in a live one.
+fn first_group<'c>(cluster: &'c Cluster, node_group: Option<&str>) -> Option<&'c SecurityGroup> {
     node_group
         .and_then(|n| cluster.node_groups.iter().find(|ng| ng.name == n))
         .and_then(|ng| crate::rules::primary_security_groups(ng).first())
         .and_then(|k| cluster.security_group(k))
+}
+
+fn first_group_id(cluster: &Cluster, node_group: Option<&str>) -> String {
+    first_group(cluster, node_group)
         .and_then(|sg| sg.id.clone())
         .unwrap_or_else(|| "NODE_SG".into())
 }
 
 fn first_group_name(cluster: &Cluster, node_group: Option<&str>) -> String {
-    node_group
-        .and_then(|n| cluster.node_groups.iter().find(|ng| ng.name == n))
-        .and_then(|ng| crate::rules::primary_security_groups(ng).first())
-        .and_then(|k| cluster.security_group(k))
+    first_group(cluster, node_group)
         .map(|sg| sg.name.clone())
         .unwrap_or_else(|| "NODE_SG".into())
 }

@@ -160,27 +160,17 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         };
         let live_fix = |range: PortRange, egress_ok: bool, ingress_ok: bool| {
             live.map(|(_, id)| {
-                let mut calls = Vec::new();
-                if !ingress_ok {
-                    calls.push(crate::rules::live::authorize_self(
-                        id,
-                        false,
-                        &Protocol::Tcp,
-                        Some(range),
-                    ));
-                }
-                if !egress_ok {
-                    calls.push(crate::rules::live::authorize_self(
-                        id,
-                        true,
-                        &Protocol::Tcp,
-                        Some(range),
-                    ));
-                }
+                let both = !egress_ok && !ingress_ok;
                 format!(
                     "add the rule{} to `{id}`: {}",
-                    if calls.len() > 1 { "s" } else { "" },
-                    calls.join(" and ")
+                    if both { "s" } else { "" },
+                    crate::rules::live::authorize_self_dirs(
+                        id,
+                        &Protocol::Tcp,
+                        Some(range),
+                        !ingress_ok,
+                        !egress_ok
+                    )
                 )
             })
         };
