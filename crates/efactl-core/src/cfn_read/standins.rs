@@ -1,0 +1,111 @@
+//! Stand-in node groups for security groups meant for instances the template does not launch.
+
+use super::*;
+
+impl<'t> Reader<'_, 't> {
+    /// Stand-in node groups for security groups meant for EFA that no EFA interface of the
+    /// template carries (the instances are launched elsewhere).
+    pub(super) fn stand_ins(&self, node_groups: &[NodeGroup]) -> Vec<NodeGroup> {
+        let mut out = Vec::new();
+        // Only groups the template creates: the VPC's default group and described existing
+        // groups are not this template's EFA groups.
+        let created = |s: &&SecurityGroup| matches!(&s.origin, Origin::Spec(p) if p.starts_with("Resources."));
+        for sg in self.sgs.iter().filter(created) {
+            let on_efa = node_groups
+                .iter()
+                .flat_map(|ng| ng.efa_interfaces())
+                .any(|n| n.security_groups.contains(&sg.key));
+            if on_efa {
+                continue;
+            }
+            let self_all =
+                crate::rules::has_self_rule(sg, false) || crate::rules::has_self_rule(sg, true);
+            let text = |k: &str| {
+                self.prop(&sg.key, k)
+                    .map(|v| self.doc.eval(v))
+                    .and_then(|v| v.s().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            let named = says_efa(&sg.key)
+                || says_efa(&text("GroupDescription"))
+                || says_efa(&text("GroupName"));
+            if !self_all && !named {
+                continue;
+            }
+            let origin = Origin::Implied(sg.origin.subject().path.unwrap_or_default());
+            out.push(NodeGroup {
+                name: format!("instances in {}", sg.key),
+                role: NodeRole::Compute,
+                instance_types: Vec::new(),
+                count: 1,
+                max_count: 1,
+                efa: EfaSetting::Auto,
+                interfaces: vec![Nic {
+                    network_card: 0,
+                    device_index: 0,
+                    kind: InterfaceType::Efa,
+                    security_groups: vec![sg.key.clone()],
+                    origin: origin.clone(),
+                }],
+                subnets: Vec::new(),
+                security_groups: vec![sg.key.clone()],
+                placement_group: None,
+                capacity: Capacity::OnDemand,
+                public_ip: false,
+                instance_role: None,
+                ami: None,
+                instances: Vec::new(),
+                origin,
+            });
+        }
+        out
+    }
+}
+
+/// Words of an identifier or a sentence: `EFASecurityGroup` -> EFA, Security, Group.
+pub(super) fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in s.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let chars: Vec<char> = part.chars().collect();
+        let mut cur = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1).copied();
+            let boundary = c.is_ascii_uppercase()
+                && prev.is_some_and(|p| {
+                    p.is_ascii_lowercase()
+                        || p.is_ascii_digit()
+                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                });
+            if boundary && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.push(c);
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+    }
+    out
+}
+
+pub(super) fn says_efa(s: &str) -> bool {
+    words(s).iter().any(|w| w.eq_ignore_ascii_case("efa"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_identifiers() {
+        assert_eq!(words("EFASecurityGroup"), ["EFA", "Security", "Group"]);
+        assert_eq!(
+            words("DefaultSecurityGroup"),
+            ["Default", "Security", "Group"]
+        );
+        assert!(says_efa("Allow EFA communication"));
+        assert!(!says_efa("DefaultSecurityGroup"));
+        assert!(says_efa("efa-sg"));
+    }
+}
