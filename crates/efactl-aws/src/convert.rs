@@ -279,6 +279,7 @@ pub(crate) fn instance_type(t: &ec2::InstanceTypeInfo) -> InstanceTypeRecord {
             }),
     );
     InstanceTypeRecord {
+        vcpus: u(t.v_cpu_info().and_then(|v| v.default_v_cpus())),
         name: t
             .instance_type()
             .map(|x| x.as_str().to_string())

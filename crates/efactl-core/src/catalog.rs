@@ -1,14 +1,20 @@
 //! Instance-type facts: EFA support, network cards, bandwidth, accelerators.
 //!
-//! Embedded from `data/instance-catalog.csv` (EFA-capable types, one row each, with a
-//! `sources` column; copied from shared/reference) and `data/extra-instance-types.csv`
-//! (common types without EFA, for head and login nodes). `audit` overrides rows with a live
-//! `DescribeInstanceTypes` through [`Catalog::insert`].
+//! Embedded from three tables, each later one winning for the types it holds:
+//! `data/aws-instance-types.csv` (every type AWS's `DescribeInstanceTypes` returns, as recorded
+//! in the AWS emulator moto's data and written by `scripts/catalog-import.py`; source key
+//! AWSDIT), `data/instance-catalog.csv` (EFA-capable types, curated, with aws-ofi-nccl facts
+//! and a `sources` column per row; copied from shared/reference) and
+//! `data/extra-instance-types.csv` (common types without EFA, curated). `efactl catalog
+//! refresh` writes an account's own `DescribeInstanceTypes` into a cache that wins over all
+//! three ([`Catalog::with_overlay`]); `audit` overrides rows with live answers through
+//! [`Catalog::insert`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+const AWS_CSV: &str = include_str!("../data/aws-instance-types.csv");
 const EFA_CSV: &str = include_str!("../data/instance-catalog.csv");
 const EXTRA_CSV: &str = include_str!("../data/extra-instance-types.csv");
 
@@ -47,6 +53,8 @@ pub struct InstanceType {
     pub aws_ofi_nccl_protocol: Option<String>,
     pub notes: String,
     pub sources: Vec<String>,
+    /// `VCpuInfo.DefaultVCpus`: turns AWS Batch's vCPU limits into node counts.
+    pub vcpus: Option<u32>,
 }
 
 impl InstanceType {
@@ -121,8 +129,8 @@ impl Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             let mut c = Catalog::default();
-            for csv in [EFA_CSV, EXTRA_CSV] {
-                let mut lines = csv.lines().enumerate();
+            for csv in [AWS_CSV, EFA_CSV, EXTRA_CSV] {
+                let mut lines = csv.lines().enumerate().filter(|(_, l)| !l.starts_with('#'));
                 let Some(cols) = lines.next().and_then(|(_, h)| Columns::from_header(h).ok())
                 else {
                     continue;
@@ -167,6 +175,15 @@ impl Catalog {
                 self.entries.push(entry);
             }
         }
+    }
+
+    /// The bundled catalog with these types (a `catalog refresh` cache) winning over it.
+    pub fn with_overlay(types: Vec<InstanceType>) -> Catalog {
+        let mut c = Catalog::bundled().clone();
+        for t in types {
+            c.insert(t);
+        }
+        c
     }
 
     pub fn len(&self) -> usize {
@@ -264,6 +281,7 @@ struct Columns {
     block: usize,
     proto: usize,
     sources: usize,
+    vcpus: Option<usize>,
 }
 
 impl Columns {
@@ -295,6 +313,7 @@ impl Columns {
             block: col("aws_ofi_nccl_platform_block")?,
             proto: col("aws_ofi_nccl_default_protocol")?,
             sources: col("sources")?,
+            vcpus: cols.iter().position(|c| c == "vcpus"),
         })
     }
 
@@ -388,7 +407,8 @@ impl Columns {
             efa_version: opt(c_efa_ver),
             gpudirect_rdma: gdr,
             efa_only_supported: opt(c_efa_only).is_some_and(|v| v.starts_with("yes")),
-            card0_ena_only: CARD0_ENA_ONLY.contains(&name.as_str()),
+            card0_ena_only: CARD0_ENA_ONLY.contains(&name.as_str())
+                || f[c_notes].contains(CARD0_ENA_NOTE),
             cluster_placement: cluster_placement_supported(&name),
             aws_ofi_nccl_platform: opt(c_block),
             aws_ofi_nccl_protocol: opt(c_proto),
@@ -398,13 +418,86 @@ impl Columns {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect(),
+            vcpus: match self.vcpus {
+                Some(c) => num(c)?,
+                None => None,
+            },
             name,
         })
     }
 }
 
+/// What catalog-import.py writes in `notes` when card 0 of an EFA type lists no `efa` in its
+/// `InterfaceTypes`.
+const CARD0_ENA_NOTE: &str = "card 0 carries ENA only";
+
+/// The catalog's columns, in the order the tables use.
+pub const CSV_HEADER: &str = "instance_type,accelerator,accelerator_count,efa_supported,max_efa_interfaces,network_cards,network_bandwidth_gbps,efa_version,gpudirect_rdma,efa_only_interfaces_supported,notes,max_network_interfaces,enis_per_card,aws_ofi_nccl_platform_block,aws_ofi_nccl_default_protocol,focus,sources,vcpus";
+
+/// Types as catalog rows (with [`CSV_HEADER`]), which [`parse_csv`] reads back.
+pub fn to_csv(types: &[InstanceType]) -> String {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+    let n = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
+    let mut out = format!("{CSV_HEADER}\n");
+    for t in types {
+        let mut notes = t.notes.replace('\n', " ");
+        if t.card0_ena_only
+            && !CARD0_ENA_ONLY.contains(&t.name.as_str())
+            && !notes.contains(CARD0_ENA_NOTE)
+        {
+            notes = if notes.is_empty() {
+                CARD0_ENA_NOTE.to_string()
+            } else {
+                format!("{notes}; {CARD0_ENA_NOTE}")
+            };
+        }
+        let enis = match t.enis_per_card {
+            EnisPerCard::Uniform(x) => x.to_string(),
+            EnisPerCard::EvenOdd { even, odd } => format!("even cards={even}, odd cards={odd}"),
+            EnisPerCard::Unknown => String::new(),
+        };
+        let row = [
+            t.name.clone(),
+            t.accelerator.clone().unwrap_or_else(|| "none".into()),
+            n(t.accelerator_count),
+            t.efa_supported.map(|b| b.to_string()).unwrap_or_default(),
+            n(t.max_efa_interfaces),
+            n(t.network_cards),
+            t.bandwidth_gbps.map(|b| b.to_string()).unwrap_or_default(),
+            t.efa_version.clone().unwrap_or_default(),
+            match t.gpudirect_rdma {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => String::new(),
+            },
+            if t.efa_only_supported { "yes" } else { "no" }.into(),
+            notes,
+            n(t.max_network_interfaces),
+            enis,
+            t.aws_ofi_nccl_platform.clone().unwrap_or_default(),
+            t.aws_ofi_nccl_protocol.clone().unwrap_or_default(),
+            "no".into(),
+            t.sources.join(";"),
+            n(t.vcpus),
+        ];
+        let fields: Vec<String> = row.iter().map(|f| field(f)).collect();
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 pub fn parse_csv(text: &str) -> Result<Vec<InstanceType>, CatalogError> {
-    let mut lines = text.lines().enumerate();
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#'));
     let Some((_, header)) = lines.next() else {
         return Ok(Vec::new());
     };
@@ -443,7 +536,89 @@ mod tests {
         for t in efa.iter().chain(&extra) {
             assert!(!t.sources.is_empty(), "{} has no source", t.name);
         }
-        assert_eq!(Catalog::bundled().len(), efa.len() + extra.len());
+        let aws = parse_csv(AWS_CSV).expect("aws-instance-types.csv parses");
+        assert!(
+            aws.len() > 1000,
+            "{} types from DescribeInstanceTypes",
+            aws.len()
+        );
+        assert!(aws
+            .iter()
+            .all(|t| t.sources == ["AWSDIT"] && t.vcpus.is_some()));
+        let mut names: Vec<&str> = aws
+            .iter()
+            .chain(&efa)
+            .chain(&extra)
+            .map(|t| t.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(Catalog::bundled().len(), names.len());
+    }
+
+    #[test]
+    fn every_current_type_is_known_with_aws_s_network_facts() {
+        let c = Catalog::bundled();
+        // Head and login nodes of real templates: unknown before the full table.
+        for name in [
+            "m5.12xlarge",
+            "c6i.4xlarge",
+            "r7i.2xlarge",
+            "t3.medium",
+            "m7g.large",
+        ] {
+            let t = c
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is not in the catalog"));
+            assert_eq!(t.efa_supported, Some(false), "{name}");
+        }
+        let m5 = c.get("m5.12xlarge").unwrap();
+        assert_eq!((m5.vcpus, m5.max_network_interfaces), (Some(48), Some(8)));
+        // A curated row keeps its aws-ofi-nccl facts and takes AWS's vCPU count.
+        let p5 = c.get("p5.48xlarge").unwrap();
+        assert_eq!(p5.vcpus, Some(192));
+        assert_eq!(p5.aws_ofi_nccl_protocol.as_deref(), Some("RDMA"));
+        // A curated row that was blank or wrong where AWS answers is corrected.
+        let trn2u = c.get("trn2u.48xlarge").unwrap();
+        assert_eq!(
+            (trn2u.efa_supported, trn2u.max_efa_interfaces),
+            (Some(true), Some(16))
+        );
+        assert!(trn2u.sources.iter().any(|s| s == "AWSDIT"));
+        let i7ie = c.get("i7ie.48xlarge").unwrap();
+        assert_eq!(i7ie.network_cards, Some(2));
+        assert_eq!(
+            (i7ie.enis_on_card(0), i7ie.enis_on_card(1)),
+            (Some(8), Some(7))
+        );
+        // AWS's own card 0 flag agrees with the curated one.
+        let aws = parse_csv(AWS_CSV).unwrap();
+        let b300 = aws.iter().find(|t| t.name == "p6-b300.48xlarge").unwrap();
+        assert!(b300.card0_ena_only);
+        assert_eq!(aws.iter().filter(|t| t.card0_ena_only).count(), 1);
+    }
+
+    #[test]
+    fn catalog_rows_written_read_back_equal() {
+        let c = Catalog::bundled();
+        let types: Vec<InstanceType> = [
+            "p5.48xlarge",
+            "p6e-gb200.36xlarge",
+            "p6-b300.48xlarge",
+            "m5.12xlarge",
+        ]
+        .iter()
+        .map(|n| c.get(n).unwrap().clone())
+        .collect();
+        let back = parse_csv(&to_csv(&types)).unwrap();
+        for (a, b) in types.iter().zip(&back) {
+            assert_eq!(a, b);
+        }
+        let over = Catalog::with_overlay(vec![InstanceType {
+            name: "zz9.huge".into(),
+            ..back[3].clone()
+        }]);
+        assert!(over.get("zz9.huge").is_some() && Catalog::bundled().get("zz9.huge").is_none());
     }
 
     #[test]
@@ -471,7 +646,7 @@ mod tests {
         );
         let inf2 = c.get("inf2.48xlarge").unwrap();
         assert!(!inf2.supports_efa());
-        assert_eq!(c.get("trn2u.48xlarge").unwrap().efa_supported, None);
+        assert_eq!(c.get("trn2u.48xlarge").unwrap().efa_supported, Some(true));
         assert!(c.get("p5.48xlarge").unwrap().cluster_placement);
     }
 

@@ -15,6 +15,8 @@ pub(super) enum V {
     /// `Ref` to a parameter without a default.
     Param(String),
     Att(String, String),
+    /// `Ref AWS::NoValue`: the property or list item is left out.
+    NoValue,
     Unknown,
 }
 
@@ -35,6 +37,8 @@ pub(super) struct Doc<'t> {
     pub(super) mappings: Map<String, Value>,
     pub(super) conditions: Map<String, Value>,
     pub(super) region: String,
+    /// `--parameter KEY=VALUE`: wins over the parameter's default.
+    pub(super) overrides: HashMap<String, String>,
     pub(super) cond_cache: RefCell<HashMap<String, Option<bool>>>,
 }
 
@@ -64,7 +68,12 @@ impl<'t> Doc<'t> {
             Value::Number(n) => V::S(n.to_string()),
             Value::Bool(b) => V::S(b.to_string()),
             Value::Null => V::Unknown,
-            Value::Array(a) => V::L(a.iter().map(|x| self.eval_d(x, d + 1)).collect()),
+            Value::Array(a) => V::L(
+                a.iter()
+                    .map(|x| self.eval_d(x, d + 1))
+                    .filter(|x| *x != V::NoValue)
+                    .collect(),
+            ),
             Value::Object(m) if m.len() == 1 => {
                 let (k, arg) = m.iter().next().expect("one entry");
                 self.intrinsic(k, arg, d + 1)
@@ -233,6 +242,14 @@ impl<'t> Doc<'t> {
                 }
             }
             "Fn::Base64" => self.eval_d(arg, d),
+            // The zones of the region in order. Their names in an account are its own
+            // mapping, but distinct indexes are distinct zones and equal indexes one zone,
+            // which is what the rules weigh.
+            "Fn::GetAZs" => V::L(
+                ('a'..='f')
+                    .map(|c| V::S(format!("{}{c}", self.region)))
+                    .collect(),
+            ),
             _ => V::Unknown,
         }
     }
@@ -240,6 +257,7 @@ impl<'t> Doc<'t> {
     pub(super) fn eval_ref(&self, name: &str, d: u32) -> V {
         match name {
             "AWS::Region" => return V::S(self.region.clone()),
+            "AWS::NoValue" => return V::NoValue,
             "AWS::Partition" => return V::S("aws".into()),
             "AWS::AccountId" => return V::S("123456789012".into()),
             "AWS::URLSuffix" => return V::S("amazonaws.com".into()),
@@ -248,13 +266,17 @@ impl<'t> Doc<'t> {
             _ => {}
         }
         if let Some(p) = self.params.get(name) {
-            let Some(default) = p.get("Default") else {
-                return V::Param(name.to_string());
-            };
             let is_list = p
                 .get("Type")
                 .and_then(Value::as_str)
                 .is_some_and(|t| t.starts_with("List<") || t == "CommaDelimitedList");
+            let given = self.overrides.get(name).map(|v| Value::String(v.clone()));
+            let Some(default) = given.as_ref().or_else(|| p.get("Default")) else {
+                return V::Param(name.to_string());
+            };
+            if is_list && default.as_str() == Some("") {
+                return V::L(Vec::new());
+            }
             return match (self.eval_d(default, d + 1), is_list) {
                 (V::S(s), true) => V::L(s.split(',').map(|x| V::S(x.trim().to_string())).collect()),
                 (v, _) => v,
@@ -365,6 +387,178 @@ impl<'t> Doc<'t> {
     }
 }
 
+/// Intrinsic functions whose value the resolver computes in place.
+const COMPUTED: &[&str] = &[
+    "Fn::Select",
+    "Fn::Join",
+    "Fn::Sub",
+    "Fn::FindInMap",
+    "Fn::Split",
+    "Fn::GetAZs",
+    "Fn::Cidr",
+    "Fn::Base64",
+];
+
+/// A value of the evaluator back in the template's JSON form, when it has one.
+fn to_value(v: &V) -> Option<Value> {
+    Some(match v {
+        V::S(s) => Value::String(s.clone()),
+        V::L(items) => Value::Array(items.iter().map(to_value).collect::<Option<Vec<_>>>()?),
+        V::Ref(x) | V::Param(x) => serde_json::json!({ "Ref": x }),
+        V::Att(a, b) => serde_json::json!({ "Fn::GetAtt": [a, b] }),
+        V::NoValue | V::Unknown => return None,
+    })
+}
+
+/// Where a resolved value sits in the template, when that differs from where it sits in the
+/// resolved tree: a list item after a left-out one, a branch of `Fn::If`.
+pub(super) type Moved = Vec<(String, String)>;
+
+impl Doc<'_> {
+    /// The template's resources as CloudFormation would see them with these parameters:
+    /// resources whose condition is false left out, `Fn::If` replaced by its branch,
+    /// `AWS::NoValue` properties and list items removed, parameter references and computable
+    /// functions replaced by their values. What cannot be known (`Fn::ImportValue`, a
+    /// parameter without a value, a condition on one) stays as written, and reads as unknown.
+    pub(super) fn resolve_resources(
+        &self,
+        written: &dyn Fn(&str) -> bool,
+    ) -> (Map<String, Value>, Moved) {
+        let mut out = Map::new();
+        let mut moved = Vec::new();
+        for (id, r) in self.resources {
+            let on = r
+                .get("Condition")
+                .and_then(Value::as_str)
+                .is_none_or(|c| self.condition(c, 0) != Some(false));
+            if !on {
+                continue;
+            }
+            let mut r = r.clone();
+            if let Some(props) = r.get_mut("Properties") {
+                let path = format!("Resources.{id}.Properties");
+                let cx = Cx {
+                    written,
+                    moved: &mut moved,
+                };
+                *props = self
+                    .resolve(props, &path, &path, cx, 0)
+                    .unwrap_or(Value::Object(Map::new()));
+            }
+            out.insert(id.clone(), r);
+        }
+        (out, moved)
+    }
+
+    fn resolve(
+        &self,
+        v: &Value,
+        out: &str,
+        src: &str,
+        mut cx: Cx<'_, '_>,
+        d: u32,
+    ) -> Option<Value> {
+        if d > MAX_EVAL_DEPTH {
+            return Some(v.clone());
+        }
+        match v {
+            Value::Array(items) => {
+                let mut res = Vec::with_capacity(items.len());
+                for (j, x) in items.iter().enumerate() {
+                    let o = format!("{out}[{}]", res.len());
+                    let s = format!("{src}[{j}]");
+                    if let Some(r) = self.resolve(x, &o, &s, cx.again(), d + 1) {
+                        if res.len() != j {
+                            cx.moved.push((o, s));
+                        }
+                        res.push(r);
+                    }
+                }
+                Some(Value::Array(res))
+            }
+            Value::Object(m) if m.len() == 1 && is_function(m.keys().next().expect("one")) => {
+                let (f, arg) = m.iter().next().expect("one entry");
+                self.resolve_function(v, f, arg, out, src, cx, d)
+            }
+            Value::Object(m) => {
+                let mut res = Map::new();
+                for (k, x) in m {
+                    let o = format!("{out}.{k}");
+                    let s = format!("{src}.{k}");
+                    if let Some(r) = self.resolve(x, &o, &s, cx.again(), d + 1) {
+                        res.insert(k.clone(), r);
+                    }
+                }
+                Some(Value::Object(res))
+            }
+            _ => Some(v.clone()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_function(
+        &self,
+        v: &Value,
+        f: &str,
+        arg: &Value,
+        out: &str,
+        src: &str,
+        mut cx: Cx<'_, '_>,
+        d: u32,
+    ) -> Option<Value> {
+        // The argument's path: `X.Fn::If` in the long form, `X` itself under a short-form tag.
+        let long = format!("{src}.{f}");
+        let arg_src = if (cx.written)(&long) {
+            long
+        } else {
+            src.to_string()
+        };
+        match f {
+            "Ref" => match self.eval_d(v, d) {
+                V::NoValue => None,
+                V::Param(_) | V::Unknown => Some(v.clone()),
+                e => Some(to_value(&e).unwrap_or_else(|| v.clone())),
+            },
+            "Fn::If" => {
+                let items = arg.as_array().filter(|a| a.len() == 3)?;
+                let branch = match items[0].as_str().and_then(|c| self.condition(c, d)) {
+                    Some(true) => 1,
+                    Some(false) => 2,
+                    None => return Some(v.clone()),
+                };
+                let s = format!("{arg_src}[{branch}]");
+                let r = self.resolve(&items[branch], out, &s, cx.again(), d + 1)?;
+                cx.moved.push((out.to_string(), s));
+                Some(r)
+            }
+            _ if COMPUTED.contains(&f) => match self.eval_d(v, d) {
+                V::NoValue => None,
+                e => Some(to_value(&e).unwrap_or_else(|| v.clone())),
+            },
+            _ => Some(v.clone()),
+        }
+    }
+}
+
+fn is_function(k: &str) -> bool {
+    k == "Ref" || k == "Condition" || k.starts_with("Fn::")
+}
+
+/// What the resolver carries down the tree.
+struct Cx<'a, 'm> {
+    written: &'a dyn Fn(&str) -> bool,
+    moved: &'m mut Moved,
+}
+
+impl Cx<'_, '_> {
+    fn again(&mut self) -> Cx<'_, '_> {
+        Cx {
+            written: self.written,
+            moved: self.moved,
+        }
+    }
+}
+
 pub(super) fn as_bool(v: &V) -> Option<bool> {
     match v.s()?.to_ascii_lowercase().as_str() {
         "true" => Some(true),
@@ -399,6 +593,7 @@ mod tests {
             mappings: t["Mappings"].as_object().unwrap().clone(),
             conditions: t["Conditions"].as_object().unwrap().clone(),
             region: "us-west-2".into(),
+            overrides: HashMap::new(),
             cond_cache: RefCell::new(HashMap::new()),
         };
         let ev = |s: &str| doc.eval(&json_of(s)["x"]);

@@ -43,14 +43,18 @@ pub struct TemplateRead {
     /// Model path (`Resources.Lt.instanceType`) -> the template path that holds it
     /// (`Resources.Lt.Properties.LaunchTemplateData.InstanceType`).
     pub aliases: HashMap<String, String>,
+    /// Resolved path -> template path, where `Fn::If` or `AWS::NoValue` moved a value.
+    pub moved: Vec<(String, String)>,
 }
 
 impl TemplateRead {
     /// The template path a finding's model path stands for: its alias, else the nearest
     /// enclosing path that is written in the template.
     pub fn template_path(&self, path: &str) -> String {
+        let moved = self.unmove(path);
+        let path = moved.as_str();
         if let Some(a) = self.aliases.get(path) {
-            return a.clone();
+            return self.unmove(a);
         }
         let mut p = path;
         loop {
@@ -61,6 +65,24 @@ impl TemplateRead {
                 Some(cut) => p = &p[..cut],
                 None => return path.to_string(),
             }
+        }
+    }
+}
+
+impl TemplateRead {
+    /// A resolved-tree path in the template's own terms: the longest moved prefix replaced.
+    fn unmove(&self, path: &str) -> String {
+        let best = self
+            .moved
+            .iter()
+            .filter(|(out, _)| {
+                path.strip_prefix(out.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            })
+            .max_by_key(|(out, _)| out.len());
+        match best {
+            Some((out, src)) => format!("{src}{}", &path[out.len()..]),
+            None => path.to_string(),
         }
     }
 }
@@ -235,13 +257,25 @@ fn input_finding(
     }
 }
 
-/// Reads a template. `file` is the name used in locations.
+/// Reads a template with its parameters' defaults. `file` is the name used in locations.
 pub fn read_template(file: &str, text: &str) -> TemplateRead {
+    read_template_with(file, text, &HashMap::new())
+}
+
+/// Reads a template with parameter values given as on `aws cloudformation deploy
+/// --parameter-overrides` (`KEY=VALUE`; a list parameter's value is comma-separated); the
+/// other parameters take their defaults.
+pub fn read_template_with(
+    file: &str,
+    text: &str,
+    parameters: &HashMap<String, String>,
+) -> TemplateRead {
     let empty = |findings: Vec<Finding>| TemplateRead {
         cluster: None,
         source: SourceMap::new(file, text, None),
         findings,
         aliases: HashMap::new(),
+        moved: Vec::new(),
     };
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
@@ -288,6 +322,7 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
                 None,
             )],
             aliases: HashMap::new(),
+            moved: Vec::new(),
         };
     }
     let obj = |k: &str| {
@@ -299,9 +334,28 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
     let meta = json.get("Metadata").and_then(|m| m.get("efactl"));
     let meta_str = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
     let region = meta_str("region").unwrap_or("").to_string();
-    let doc = Doc {
+    let params = obj("Parameters");
+    let mut findings = Vec::new();
+    for key in parameters.keys() {
+        if !params.contains_key(key) {
+            let mut known: Vec<&str> = params.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            findings.push(input_finding(
+                &diag::UNKNOWN_FIELD,
+                "Parameters",
+                source.span("Parameters"),
+                format!("--parameter {key}: the template has no parameter `{key}`"),
+                Some(if known.is_empty() {
+                    "the template declares no parameters".into()
+                } else {
+                    format!("its parameters: {}", known.join(", "))
+                }),
+            ));
+        }
+    }
+    let raw = Doc {
         resources,
-        params: obj("Parameters"),
+        params,
         mappings: obj("Mappings"),
         conditions: obj("Conditions"),
         region: if region.is_empty() {
@@ -309,21 +363,20 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
         } else {
             region.clone()
         },
+        overrides: parameters.clone(),
         cond_cache: RefCell::new(HashMap::new()),
     };
-    let order: Vec<&str> = resources
-        .iter()
-        .filter(|(_, r)| {
-            r.get("Condition")
-                .and_then(Value::as_str)
-                .is_none_or(|c| doc.condition(c, 0) != Some(false))
-        })
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let (resolved, moved) = raw.resolve_resources(&|p| source.contains(p));
+    let doc = Doc {
+        resources: &resolved,
+        ..raw
+    };
+    // Resources whose condition is false are not in the resolved template.
+    let order: Vec<&str> = resolved.keys().map(String::as_str).collect();
     let mut rd = Reader {
         doc: &doc,
         order,
-        findings: Vec::new(),
+        findings,
         aliases: HashMap::new(),
         sgs: Vec::new(),
     };
@@ -425,5 +478,6 @@ pub fn read_template(file: &str, text: &str) -> TemplateRead {
         source,
         findings: rd.findings,
         aliases: rd.aliases,
+        moved,
     }
 }

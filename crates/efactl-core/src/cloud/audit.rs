@@ -717,6 +717,7 @@ pub fn merge_instance_type(r: &InstanceTypeRecord, bundled: Option<&InstanceType
         aws_ofi_nccl_platform: b.and_then(|b| b.aws_ofi_nccl_platform.clone()),
         aws_ofi_nccl_protocol: b.and_then(|b| b.aws_ofi_nccl_protocol.clone()),
         notes: b.map(|b| b.notes.clone()).unwrap_or_default(),
+        vcpus: r.vcpus.or_else(|| b.and_then(|b| b.vcpus)),
         sources: {
             let mut s = b.map(|b| b.sources.clone()).unwrap_or_default();
             s.push("DescribeInstanceTypes (live)".into());

@@ -321,6 +321,8 @@ pub struct InstanceTypeRecord {
     pub accelerators: Vec<AcceleratorRecord>,
     /// `PlacementGroupInfo.SupportedStrategies`.
     pub placement_strategies: Vec<String>,
+    /// `VCpuInfo.DefaultVCpus`.
+    pub vcpus: Option<u32>,
 }
 
 /// `DescribeSecret`: metadata only; the value is read on its own

@@ -228,6 +228,7 @@ fn healthy() -> LiveState {
 fn p5_type() -> InstanceTypeRecord {
     InstanceTypeRecord {
         name: "p5.48xlarge".into(),
+        vcpus: Some(192),
         efa_supported: Some(true),
         maximum_efa_interfaces: Some(32),
         maximum_network_cards: Some(32),
