@@ -50,6 +50,7 @@ pub fn check_spec(file: &str, text: &str, catalog: &Catalog, options: &Options) 
             let mut merged = Options {
                 ignore: spec.checks.ignore.clone(),
                 severity: spec.checks.severity.clone(),
+                parameters: Default::default(),
             };
             merged.ignore.extend(options.ignore.iter().cloned());
             merged.severity.extend(options.severity.clone());
@@ -71,7 +72,7 @@ pub fn check_spec(file: &str, text: &str, catalog: &Catalog, options: &Options) 
 /// Checks a CloudFormation template (YAML or JSON): the template is read into the model
 /// (`cfn_read`) and the same rules run; findings point at the template's lines.
 pub fn check_template(file: &str, text: &str, catalog: &Catalog, options: &Options) -> CheckReport {
-    let read = crate::cfn_read::read_template(file, text);
+    let read = crate::cfn_read::read_template_with(file, text, &options.parameters, catalog);
     let mut findings = read.findings.clone();
     if let Some(model) = &read.cluster {
         findings.extend(rules::run(model, catalog, options));

@@ -160,6 +160,111 @@ fn tag_text(tag: Option<std::borrow::Cow<'_, saphyr_parser::Tag>>) -> Option<Str
 /// Parses exactly one YAML document. An empty stream (no document, or only comments) is
 /// `Ok(None)`.
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
+    let strict = parse_strict(text);
+    let Err(e) = &strict else {
+        return strict;
+    };
+    // PyYAML (and so cfn-lint and CloudFormation's own examples) ignores indentation inside
+    // `[...]` and `{...}`; YAML 1.2 wants each line of a flow collection indented past its
+    // block parent, so a closing `]` at its key's indentation is an error here alone. Read
+    // such a file as PyYAML does: indent the flow lines, parse, and give every position back
+    // in the file's own columns and offsets.
+    if !e.message.contains("indentation") {
+        return strict;
+    }
+    let Some((relaxed, inserts)) = indent_flow_lines(text) else {
+        return strict;
+    };
+    match parse_strict(&relaxed) {
+        Ok(Some(mut root)) => {
+            unshift(&mut root, &inserts);
+            Ok(Some(root))
+        }
+        Ok(None) => Ok(None),
+        Err(_) => strict,
+    }
+}
+
+/// Spaces inserted at the start of a line: (line, count, offset in the original text).
+type Inserts = Vec<(u32, u32, usize)>;
+
+/// The text with every line that starts inside a flow collection indented one column past
+/// the line that opened the collection; `None` when no line needed it.
+fn indent_flow_lines(text: &str) -> Option<(String, Inserts)> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut inserts = Vec::new();
+    // Indentation of the line that opened each open bracket.
+    let mut open: Vec<usize> = Vec::new();
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(&outer) = open.first() {
+            let want = outer + 1;
+            if indent < want && !line.trim().is_empty() {
+                let add = want - indent;
+                out.extend(std::iter::repeat_n(' ', add));
+                inserts.push((i as u32 + 1, add as u32, offset));
+            }
+        }
+        out.push_str(line);
+        // Brackets outside quotes and comments.
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '"' | '\'' if open.is_empty() || "[{,: ".contains(prev) => quote = Some(c),
+                    '#' if prev == ' ' || prev == '\t' => break,
+                    '[' | '{' => open.push(indent),
+                    ']' | '}' => {
+                        open.pop();
+                    }
+                    _ => {}
+                },
+            }
+            prev = c;
+        }
+        offset += line.len();
+    }
+    (!inserts.is_empty()).then_some((out, inserts))
+}
+
+/// Positions of the indented text back in the original's terms.
+fn unshift(node: &mut Node, inserts: &Inserts) {
+    let fix = |p: &mut Pos| {
+        let before: usize = inserts
+            .iter()
+            .filter(|(line, add, _)| *line < p.line || (*line == p.line && p.column > *add))
+            .map(|(_, add, _)| *add as usize)
+            .sum();
+        if let Some((_, add, _)) = inserts.iter().find(|(line, _, _)| *line == p.line) {
+            p.column = p.column.saturating_sub(*add).max(1);
+        }
+        p.offset = p.offset.saturating_sub(before);
+    };
+    let mut todo: Vec<&mut Node> = vec![node];
+    while let Some(n) = todo.pop() {
+        fix(&mut n.span.start);
+        fix(&mut n.span.end);
+        match &mut n.kind {
+            Kind::Scalar { .. } => {}
+            Kind::Seq(items) => todo.extend(items.iter_mut()),
+            Kind::Map(entries) => {
+                for (k, v) in entries.iter_mut() {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+        }
+    }
+}
+
+fn parse_strict(text: &str) -> Result<Option<Node>, YamlError> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(YamlError {
             message: format!(
@@ -419,6 +524,69 @@ mod tests {
         );
         // "a: 1\nb:\n  - héllo\n  - " is 23 bytes (é is two).
         assert_eq!(items[1].span.start.offset, 23);
+    }
+
+    /// Flat text of a tree, to compare with what PyYAML loads.
+    fn flat(n: &Node) -> String {
+        match &n.kind {
+            Kind::Scalar { value, .. } => value.clone(),
+            Kind::Seq(items) => {
+                format!("[{}]", items.iter().map(flat).collect::<Vec<_>>().join(","))
+            }
+            Kind::Map(e) => format!(
+                "{{{}}}",
+                e.iter()
+                    .map(|(k, v)| format!("{}:{}", flat(k), flat(v)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+
+    #[test]
+    fn flow_collections_ignore_indentation_as_pyyaml_does() {
+        // Each input with what PyYAML 6 (`yaml.safe_load`, as cfn-lint reads templates) loads,
+        // or None where it refuses; checked with the test venv's PyYAML.
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "a:\n  b:\n    [\n      x,\n      y\n  ]\nc: 1\n",
+                Some("{a:{b:[x,y]},c:1}"),
+            ),
+            ("a:\n  b: [\n    x,\ny]\nc: 1\n", Some("{a:{b:[x,y]},c:1}")),
+            (
+                "a:\n  b: {\n x: 1,\n    y: 2\n  }\n",
+                Some("{a:{b:{x:1,y:2}}}"),
+            ),
+            (
+                "a:\n  b: [ \"x]\",\n  'y[' ]\nc: 2\n",
+                Some("{a:{b:[x],y[]},c:2}"),
+            ),
+            ("a:\n  b: [ x, # ]\n y ]\n", Some("{a:{b:[x,y]}}")),
+            ("a:\n  b: 1\n c: 2\n", None),
+        ];
+        for (text, want) in cases {
+            let got = parse(text).ok().flatten().map(|n| flat(&n));
+            assert_eq!(got.as_deref(), *want, "{text:?}");
+        }
+        // Positions stay the file's own: `y` of the second case is line 4, column 1.
+        let doc = parse("a:\n  b: [\n    x,\ny]\nc: 1\n").unwrap().unwrap();
+        let Kind::Map(top) = &doc.kind else { panic!() };
+        let Kind::Map(inner) = &top[0].1.kind else {
+            panic!()
+        };
+        let Kind::Seq(items) = &inner[0].1.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (items[1].span.start.line, items[1].span.start.column),
+            (4, 1)
+        );
+        assert_eq!(items[1].span.start.offset, "a:\n  b: [\n    x,\n".len());
+        let (c, _) = &top[1];
+        assert_eq!(
+            (c.span.start.line, c.span.start.offset),
+            (5, "a:\n  b: [\n    x,\ny]\n".len())
+        );
     }
 
     #[test]

@@ -259,7 +259,7 @@ fn input_finding(
 
 /// Reads a template with its parameters' defaults. `file` is the name used in locations.
 pub fn read_template(file: &str, text: &str) -> TemplateRead {
-    read_template_with(file, text, &HashMap::new())
+    read_template_with(file, text, &HashMap::new(), crate::Catalog::bundled())
 }
 
 /// Reads a template with parameter values given as on `aws cloudformation deploy
@@ -269,6 +269,7 @@ pub fn read_template_with(
     file: &str,
     text: &str,
     parameters: &HashMap<String, String>,
+    catalog: &crate::Catalog,
 ) -> TemplateRead {
     let empty = |findings: Vec<Finding>| TemplateRead {
         cluster: None,
@@ -392,7 +393,7 @@ pub fn read_template_with(
     let (secrets, mpi_secret) = rd.secrets();
     let roles = rd.roles();
     let file_systems = rd.file_systems();
-    let mut node_groups = rd.node_groups(&mut placement_groups);
+    let mut node_groups = rd.node_groups(&mut placement_groups, catalog);
     let stand_ins = rd.stand_ins(&node_groups);
     node_groups.extend(stand_ins);
     // Groups the template neither creates nor describes: their rules cannot be seen, so they

@@ -3,33 +3,40 @@
 use super::*;
 
 impl<'t> Reader<'_, 't> {
-    /// Stand-in node groups for security groups meant for EFA that no EFA interface of the
-    /// template carries (the instances are launched elsewhere).
+    /// Stand-in node groups for security groups meant for EFA instances that the template
+    /// does not launch (HyperPod, ParallelCluster, PCS and Batch launch them from a group the
+    /// template only creates).
+    ///
+    /// Roles come from attachment, not from a group's rules: a group that the template puts
+    /// on its own instances, endpoints or file systems is what those make it (a self rule on
+    /// the login nodes' group does not make it an EFA group). A group on no node of the
+    /// template stands for EFA nodes when its logical id, name or description says EFA, also
+    /// when file systems or endpoints share it (the HyperPod quickstart puts FSx in its EFA
+    /// group).
     pub(super) fn stand_ins(&self, node_groups: &[NodeGroup]) -> Vec<NodeGroup> {
         let mut out = Vec::new();
         // Only groups the template creates: the VPC's default group and described existing
         // groups are not this template's EFA groups.
         let created = |s: &&SecurityGroup| matches!(&s.origin, Origin::Spec(p) if p.starts_with("Resources."));
         for sg in self.sgs.iter().filter(created) {
-            let on_efa = node_groups
+            let on_nodes = node_groups
                 .iter()
-                .flat_map(|ng| ng.efa_interfaces())
-                .any(|n| n.security_groups.contains(&sg.key));
-            if on_efa {
+                .any(|ng| ng.all_security_groups().contains(&sg.key.as_str()));
+            if on_nodes {
                 continue;
             }
-            let self_all =
-                crate::rules::has_self_rule(sg, false) || crate::rules::has_self_rule(sg, true);
             let text = |k: &str| {
                 self.prop(&sg.key, k)
                     .map(|v| self.doc.eval(v))
                     .and_then(|v| v.s().map(str::to_string))
                     .unwrap_or_default()
             };
-            let named = says_efa(&sg.key)
-                || says_efa(&text("GroupDescription"))
-                || says_efa(&text("GroupName"));
-            if !self_all && !named {
+            let (description, name) = (text("GroupDescription"), text("GroupName"));
+            let named = says_efa(&sg.key) || says_efa(&description) || says_efa(&name);
+            // A self rule alone does not make a group an EFA group: cluster, login and
+            // ParallelCluster's additional groups have them too (ParallelCluster adds its own
+            // group with the EFA rules beside them).
+            if !named {
                 continue;
             }
             let origin = Origin::Implied(sg.origin.subject().path.unwrap_or_default());

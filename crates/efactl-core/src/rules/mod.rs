@@ -82,6 +82,7 @@ pub static RULES: &[&Rule] = &[
     &crate::spec::diag::UNDEFINED_REFERENCE,
     &crate::spec::diag::UNKNOWN_INSTANCE_TYPE,
     &crate::spec::diag::UNREADABLE,
+    &crate::spec::diag::NOT_KNOWN,
     &sg::efa_sg_missing_self_ingress::RULE,
     &sg::efa_sg_missing_self_egress::RULE,
     &sg::efa_interface_sg_missing_self_rules::RULE,
@@ -165,6 +166,8 @@ pub struct Options {
     /// Rule ids (canonical case).
     pub ignore: Vec<String>,
     pub severity: BTreeMap<String, Severity>,
+    /// Template parameter values (`check --parameter KEY=VALUE`); a spec has none.
+    pub parameters: std::collections::HashMap<String, String>,
 }
 
 /// Runs every cluster rule over the model.

@@ -340,3 +340,39 @@ Check the path and the file's encoding (cluster specs are UTF-8).
 efactl CLI reference.
 "
 );
+
+/// Not an error: a note that part of a template was not judged because a value it depends on
+/// is known only at deploy time.
+pub static NOT_KNOWN: Rule = Rule {
+    id: "SPEC013",
+    name: "value-not-known",
+    severity: Severity::Info,
+    category: Category::Input,
+    title: "A value known only at deploy time: what it decides is not judged",
+    doc: "## What it does
+Notes a value of a CloudFormation template that cannot be known before the stack is deployed:
+an `Fn::ImportValue` of another stack, a parameter without a default, a condition on such a
+parameter, an attribute of a custom resource, an SSM dynamic reference. The part of the model
+it decides (the security groups of a node group, its instance type, its network interfaces)
+is left out of the rules instead of being replaced by a default.
+
+## Why it matters
+A guessed value makes findings about a cluster that will not exist: the VPC's default group
+in place of an imported EFA group, one interface in place of 32 behind a condition. A note
+that says what was not judged is honest; a false error is switched off.
+
+## Example
+```yaml
+SecurityGroupIds:
+  - !ImportValue network-stack-EfaSecurityGroup
+```
+
+## Fix
+Nothing is wrong. To judge it, pass the value: `efactl check template.yaml --parameter
+SecurityGroupId=sg-0abc`, or judge the deployed stack with `efactl audit`.
+
+## Source
+AWS CloudFormation User Guide: parameters, `Fn::ImportValue`, dynamic references.
+",
+    check: None,
+};

@@ -16,6 +16,11 @@ pub struct Args {
     pub files: Vec<String>,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
+    /// A value for a CloudFormation template's parameter (KEY=VALUE, a list comma-separated),
+    /// as `aws cloudformation deploy --parameter-overrides` takes it; other parameters take
+    /// their defaults, and what depends on a parameter without one is not judged.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
     #[command(flatten)]
     pub rules: RuleArgs,
 }
@@ -169,7 +174,14 @@ fn check_one(file: &str, opts: &Options) -> CheckReport {
 }
 
 pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
-    let opts = options(&args.rules.ignore, &args.rules.severity)?;
+    let mut opts = options(&args.rules.ignore, &args.rules.severity)?;
+    for p in &args.parameters {
+        let (k, v) = p
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--parameter takes KEY=VALUE, got `{p}`"))?;
+        opts.parameters.insert(k.to_string(), v.to_string());
+    }
     let reports: Vec<CheckReport> = args.files.iter().map(|f| check_one(f, &opts)).collect();
     let text = match args.format {
         FindingsFormat::Human => {
