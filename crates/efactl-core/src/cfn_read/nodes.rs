@@ -301,9 +301,23 @@ impl<'t> Reader<'_, 't> {
                 nics_unknown = Some(self.why_unknown(n));
                 continue;
             };
-            let nev = |k: &str| n.get(k).map(|v| d.eval(v));
+            // An interface the template creates on its own (`AWS::EC2::NetworkInterface`) and
+            // the instance attaches by id: its groups, subnet and type are written there.
+            let eni = match n.get("NetworkInterfaceId").map(|v| d.eval(v)) {
+                Some(V::Ref(x)) if d.kind_of(&x) == Some("AWS::EC2::NetworkInterface") => {
+                    d.props(&x)
+                }
+                _ => None,
+            };
+            let get = |k: &str| {
+                n.get(k).or_else(|| {
+                    let k = if k == "Groups" { "GroupSet" } else { k };
+                    eni.and_then(|e| e.get(k))
+                })
+            };
+            let nev = |k: &str| get(k).map(|v| d.eval(v));
             let kind = self.interface_kind(nev("InterfaceType"), &p);
-            let groups = match self.groups_of(n.get(group_prop)) {
+            let groups = match self.groups_of(get(group_prop)) {
                 Groups::Known(g) => g,
                 Groups::Absent => {
                     open_nics.push(interfaces.len());

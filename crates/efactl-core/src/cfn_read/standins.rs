@@ -3,6 +3,28 @@
 use super::*;
 
 impl<'t> Reader<'_, 't> {
+    /// Does a resource name the group, other than security-group rules (which name it as a
+    /// peer, not to attach it)?
+    fn referenced(&self, id: &str) -> bool {
+        let by_ref = format!("{{\"Ref\":\"{id}\"}}");
+        let by_att = format!("\"Fn::GetAtt\":[\"{id}\"");
+        self.order.iter().any(|r| {
+            *r != id
+                && !matches!(
+                    self.doc.kind_of(r),
+                    Some(
+                        "AWS::EC2::SecurityGroup"
+                            | "AWS::EC2::SecurityGroupIngress"
+                            | "AWS::EC2::SecurityGroupEgress"
+                    )
+                )
+                && self.props(r).is_some_and(|p| {
+                    let text = Value::Object(p.clone()).to_string();
+                    text.contains(&by_ref) || text.contains(&by_att)
+                })
+        })
+    }
+
     /// Stand-in node groups for security groups meant for EFA instances that the template
     /// does not launch (HyperPod, ParallelCluster, PCS and Batch launch them from a group the
     /// template only creates).
@@ -35,10 +57,16 @@ impl<'t> Reader<'_, 't> {
             let named = says_efa(&sg.key) || says_efa(&description) || says_efa(&name);
             // A self rule alone does not make a group an EFA group: cluster, login and
             // ParallelCluster's additional groups have them too (ParallelCluster adds its own
-            // group with the EFA rules beside them).
-            if !named {
+            // group with the EFA rules beside them). A group that no resource of the template
+            // uses is there to be attached to instances launched elsewhere (an SSH group for
+            // login nodes): it stands for them, without EFA.
+            let kind = if named {
+                InterfaceType::Efa
+            } else if !self.referenced(&sg.key) {
+                InterfaceType::Interface
+            } else {
                 continue;
-            }
+            };
             let origin = Origin::Implied(sg.origin.subject().path.unwrap_or_default());
             out.push(NodeGroup {
                 name: format!("instances in {}", sg.key),
@@ -50,7 +78,7 @@ impl<'t> Reader<'_, 't> {
                 interfaces: vec![Nic {
                     network_card: 0,
                     device_index: 0,
-                    kind: InterfaceType::Efa,
+                    kind,
                     security_groups: vec![sg.key.clone()],
                     origin: origin.clone(),
                 }],

@@ -12,7 +12,9 @@ pub static RULE: Rule = Rule {
 Checks every inbound rule of every security group the cluster uses (on node groups, VPC
 endpoints and file systems) for a source of `0.0.0.0/0` or `::/0`. SSH alone (TCP 22) is
 EFA005's warning; anything else open to the world is this error: all traffic, all TCP, a port
-range, a single service port, UDP or ICMP.
+range, a single service port, UDP or ICMP. On a group that only VPC endpoints and file systems
+carry, it is a warning: their interfaces never have a public address, so the rule admits the
+VPC and the networks routed into it, not the internet.
 
 ## Why it matters
 Nothing in an EFA cluster needs inbound traffic from the internet: EFA, NCCL, MPI and Lustre
@@ -68,6 +70,13 @@ pub(super) fn world_ingress(cluster: &Cluster) -> Vec<(&SecurityGroup, &SgRule, 
     out
 }
 
+/// Only VPC endpoints and file systems carry the group: their interfaces never have a public
+/// address, so the internet cannot reach them through it, whatever the route tables say.
+pub(super) fn no_public_carrier(cluster: &Cluster, sg: &SecurityGroup) -> bool {
+    let users = sg_users(cluster, &sg.key);
+    !users.is_empty() && !users.iter().any(|u| u.starts_with("node group"))
+}
+
 /// SSH and nothing else: TCP port 22 exactly.
 pub(super) fn is_ssh_only(rule: &SgRule) -> bool {
     rule.protocol == Protocol::Tcp && rule.ports == Some(PortRange { from: 22, to: 22 })
@@ -87,15 +96,27 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         if is_ssh_only(rule) {
             continue;
         }
-        r.report(
+        let private = no_public_carrier(cx.cluster, sg);
+        let f = r.report(
             rule.origin.subject(),
-            format!(
-                "{} admits {} from {cidr}, the whole internet",
-                sg_with_users(cx.cluster, sg),
-                traffic_label(&rule.protocol, rule.ports)
-            ),
-        )
-        .help = Some(match crate::rules::live::live_sg(sg) {
+            if private {
+                format!(
+                    "{} admits {} from {cidr}: endpoints and file systems have no public address, so the internet cannot reach them through it, but every address that routes into the VPC can",
+                    sg_with_users(cx.cluster, sg),
+                    traffic_label(&rule.protocol, rule.ports)
+                )
+            } else {
+                format!(
+                    "{} admits {} from {cidr}, the whole internet",
+                    sg_with_users(cx.cluster, sg),
+                    traffic_label(&rule.protocol, rule.ports)
+                )
+            },
+        );
+        if private {
+            f.severity = Severity::Warning;
+        }
+        f.help = Some(match crate::rules::live::live_sg(sg) {
             Some(id) => format!(
                 "remove the rule, {}, and admit only the addresses that need it (a VPN or office range) or a security group; SSM Session Manager port forwarding needs no inbound rule",
                 crate::rules::live::revoke_cidr_ingress(id, &rule.protocol, rule.ports, &cidr.to_string())
