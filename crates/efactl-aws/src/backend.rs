@@ -749,6 +749,24 @@ impl CloudBackend for AwsBackend {
         })
     }
 
+    fn all_instance_types(&self) -> Result<Vec<InstanceTypeRecord>, CloudError> {
+        let pages: Vec<_> = self
+            .block(
+                self.ec2
+                    .describe_instance_types()
+                    .max_results(100)
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+            )
+            .map_err(self.err("ec2:DescribeInstanceTypes"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.instance_types())
+            .map(convert::instance_type)
+            .collect())
+    }
+
     fn console_outputs(&self, ids: &[String]) -> Result<Vec<(String, Option<String>)>, CloudError> {
         self.fan_out(ids.to_vec(), |id| async move {
             let out = self

@@ -375,3 +375,42 @@ fn a_secret_scheduled_for_deletion_says_so() {
     assert!(s.pending_deletion);
     assert_eq!(s.kms_key, None);
 }
+
+/// `catalog refresh`: DescribeInstanceTypes with no filter is read page by page (the second
+/// request carries the first answer's `nextToken`), and each type keeps the facts the rules
+/// use: p5's 32 EFA interfaces on 32 cards, trn2's 16 EFAs, m5's lack of EFA.
+#[test]
+fn every_instance_type_is_read_on_all_pages() {
+    let token = "AAEAAWAkUyTQh0dnBzZWNyZXQ";
+    let page2 = format!("DescribeInstanceTypes?NextToken={token}");
+    let r = Router::new(&[
+        (
+            "DescribeInstanceTypes",
+            200,
+            "ec2-describe-instance-types-page1.xml",
+        ),
+        (&page2, 200, "ec2-describe-instance-types-page2.xml"),
+    ]);
+    let types = r.backend(1).all_instance_types().unwrap();
+    let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["m5.12xlarge", "p5.48xlarge", "trn2.48xlarge"]);
+    assert_eq!(r.asked(), vec!["DescribeInstanceTypes".to_string(), page2]);
+    let p5 = &types[1];
+    assert_eq!(p5.efa_supported, Some(true));
+    assert_eq!(p5.maximum_efa_interfaces, Some(32));
+    assert_eq!(p5.maximum_network_cards, Some(32));
+    assert_eq!(p5.vcpus, Some(192));
+    assert_eq!(p5.network_cards.len(), 32);
+    assert_eq!(types[2].maximum_efa_interfaces, Some(16));
+    assert_eq!(types[0].efa_supported, Some(false));
+    let rows = efactl_core::catalog::rows_from_describe(&types, "us-east-1", "2026-12-03");
+    let p5 = rows.iter().find(|t| t.name == "p5.48xlarge").unwrap();
+    assert!(p5.supports_efa());
+    assert_eq!(p5.bandwidth_gbps, Some(3200.0));
+    // What the API does not say stays from the curated row.
+    assert_eq!(p5.gpudirect_rdma, Some(true));
+    assert_eq!(
+        p5.sources.last().map(String::as_str),
+        Some("DescribeInstanceTypes us-east-1 2026-12-03")
+    );
+}

@@ -206,6 +206,58 @@ impl Catalog {
     }
 }
 
+/// The first line of a catalog cache: `efactl catalog refresh` overwrites only a file that
+/// starts with it (a file it wrote).
+pub const CACHE_MARKER: &str = "# efactl instance-type cache, written by `efactl catalog refresh`";
+
+/// A region's `DescribeInstanceTypes` answer as catalog rows: each type's live facts, with
+/// what the API does not say kept from the bundled row
+/// ([`crate::cloud::audit::merge_instance_type`]) and the call recorded in `sources`.
+pub fn rows_from_describe(
+    records: &[crate::cloud::records::InstanceTypeRecord],
+    region: &str,
+    date: &str,
+) -> Vec<InstanceType> {
+    let mut out: Vec<InstanceType> = records
+        .iter()
+        .filter(|r| !r.name.is_empty())
+        .map(|r| {
+            let mut t =
+                crate::cloud::audit::merge_instance_type(r, Catalog::bundled().get(&r.name));
+            t.sources
+                .retain(|s| !s.starts_with("DescribeInstanceTypes"));
+            t.sources
+                .push(format!("DescribeInstanceTypes {region} {date}"));
+            t
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
+    out
+}
+
+/// A cache's rows after a refresh: the fresh rows, and the earlier rows of types the fresh
+/// answer does not hold (types of another region refreshed before), sorted by name.
+pub fn merge_cache(earlier: Vec<InstanceType>, fresh: Vec<InstanceType>) -> Vec<InstanceType> {
+    let mut by: std::collections::BTreeMap<String, InstanceType> =
+        earlier.into_iter().map(|t| (t.name.clone(), t)).collect();
+    for t in fresh {
+        by.insert(t.name.clone(), t);
+    }
+    by.into_values().collect()
+}
+
+/// The text of a cache file: [`CACHE_MARKER`], a line saying what it holds, the rows.
+pub fn cache_text(types: &[InstanceType], summary: &str) -> String {
+    format!("{CACHE_MARKER}\n# {summary}\n{}", to_csv(types))
+}
+
+/// `v` is `w`, alone or followed by a remark after a space.
+fn word(v: &str, w: &str) -> bool {
+    v.strip_prefix(w)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
 /// Splits one CSV record (RFC 4180 quoting). Fields borrow from the line unless they hold an
 /// escaped quote: the catalog is parsed at every start, so this stays allocation-light.
 fn split_record(line: &str) -> Vec<std::borrow::Cow<'_, str>> {
@@ -282,6 +334,9 @@ struct Columns {
     proto: usize,
     sources: usize,
     vcpus: Option<usize>,
+    /// `cluster_placement` (yes/no), written by a refresh from `PlacementGroupInfo`; else
+    /// the rule by family ([`cluster_placement_supported`]).
+    placement: Option<usize>,
 }
 
 impl Columns {
@@ -314,6 +369,7 @@ impl Columns {
             proto: col("aws_ofi_nccl_default_protocol")?,
             sources: col("sources")?,
             vcpus: cols.iter().position(|c| c == "vcpus"),
+            placement: cols.iter().position(|c| c == "cluster_placement"),
         })
     }
 
@@ -398,7 +454,18 @@ impl Columns {
         Ok(InstanceType {
             accelerator: opt(c_acc).filter(|a| a != "none"),
             accelerator_count: num(c_acc_n)?,
-            efa_supported: opt(c_efa).map(|v| v == "true"),
+            // `true`, `false`, or either with a remark after it (`true (2023 doc; ...)`).
+            efa_supported: match opt(c_efa).as_deref() {
+                None => None,
+                Some(v) if word(v, "true") => Some(true),
+                Some(v) if word(v, "false") => Some(false),
+                Some(v) => {
+                    return Err(CatalogError {
+                        line: i + 1,
+                        message: format!("efa_supported is `{v}`, not true, false or empty"),
+                    })
+                }
+            },
             max_efa_interfaces: num(c_max_efa)?,
             network_cards: num(c_cards)?,
             max_network_interfaces: num(c_max_ni)?,
@@ -409,7 +476,17 @@ impl Columns {
             efa_only_supported: opt(c_efa_only).is_some_and(|v| v.starts_with("yes")),
             card0_ena_only: CARD0_ENA_ONLY.contains(&name.as_str())
                 || f[c_notes].contains(CARD0_ENA_NOTE),
-            cluster_placement: cluster_placement_supported(&name),
+            cluster_placement: match self.placement.and_then(opt) {
+                Some(v) if word(&v, "yes") => true,
+                Some(v) if word(&v, "no") => false,
+                Some(v) => {
+                    return Err(CatalogError {
+                        line: i + 1,
+                        message: format!("cluster_placement is `{v}`, not yes, no or empty"),
+                    })
+                }
+                None => cluster_placement_supported(&name),
+            },
             aws_ofi_nccl_platform: opt(c_block),
             aws_ofi_nccl_protocol: opt(c_proto),
             notes: f[c_notes].trim().to_string(),
@@ -432,7 +509,7 @@ impl Columns {
 const CARD0_ENA_NOTE: &str = "card 0 carries ENA only";
 
 /// The catalog's columns, in the order the tables use.
-pub const CSV_HEADER: &str = "instance_type,accelerator,accelerator_count,efa_supported,max_efa_interfaces,network_cards,network_bandwidth_gbps,efa_version,gpudirect_rdma,efa_only_interfaces_supported,notes,max_network_interfaces,enis_per_card,aws_ofi_nccl_platform_block,aws_ofi_nccl_default_protocol,focus,sources,vcpus";
+pub const CSV_HEADER: &str = "instance_type,accelerator,accelerator_count,efa_supported,max_efa_interfaces,network_cards,network_bandwidth_gbps,efa_version,gpudirect_rdma,efa_only_interfaces_supported,notes,max_network_interfaces,enis_per_card,aws_ofi_nccl_platform_block,aws_ofi_nccl_default_protocol,focus,sources,vcpus,cluster_placement";
 
 /// Types as catalog rows (with [`CSV_HEADER`]), which [`parse_csv`] reads back.
 pub fn to_csv(types: &[InstanceType]) -> String {
@@ -485,6 +562,7 @@ pub fn to_csv(types: &[InstanceType]) -> String {
             "no".into(),
             t.sources.join(";"),
             n(t.vcpus),
+            if t.cluster_placement { "yes" } else { "no" }.into(),
         ];
         let fields: Vec<String> = row.iter().map(|f| field(f)).collect();
         out.push_str(&fields.join(","));
@@ -610,7 +688,12 @@ mod tests {
         .iter()
         .map(|n| c.get(n).unwrap().clone())
         .collect();
-        let back = parse_csv(&to_csv(&types)).unwrap();
+        let mut types = types;
+        // A live answer that a type takes no cluster placement group survives the cache.
+        types[3].cluster_placement = false;
+        let back = parse_csv(&cache_text(&types, "4 types")).unwrap();
+        assert_eq!(back.len(), 4);
+        assert!(!back[3].cluster_placement && back[0].cluster_placement);
         for (a, b) in types.iter().zip(&back) {
             assert_eq!(a, b);
         }

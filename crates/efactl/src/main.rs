@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+mod catalog;
 mod cmd;
 mod input;
 mod outdir;
@@ -51,6 +52,9 @@ enum Command {
     Audit(Box<cmd::audit::Args>),
     /// The MPI SSH key pair in Secrets Manager: `keys create`, `keys check`.
     Keys(cmd::keys::Args),
+    /// Instance-type facts: `catalog show TYPE`, `catalog refresh --region R` (an account's
+    /// own DescribeInstanceTypes, cached and used before the bundled catalog).
+    Catalog(cmd::catalog::Args),
     /// Print a shell completion script: `efactl completions bash > /etc/bash_completion.d/efactl`.
     Completions {
         #[arg(value_enum)]
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Destroy(a) => cmd::destroy::run(a, color),
         Command::Audit(a) => cmd::audit::run(*a, color),
         Command::Keys(a) => cmd::keys::run(a),
+        Command::Catalog(a) => cmd::catalog::run(a),
         Command::Completions { shell } => completions(shell),
         Command::Man { command } => man(command.as_deref()),
     };

@@ -108,7 +108,14 @@ fn clean_env(cmd: &mut Command) -> &mut Command {
 }
 
 fn efactl(m: &Moto, region: Option<&str>, args: &[&str]) -> Output {
+    efactl_env(m, region, &[], args)
+}
+
+fn efactl_env(m: &Moto, region: Option<&str>, env: &[(&str, &Path)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_efactl"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     clean_env(&mut cmd)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -1137,4 +1144,71 @@ fn a_missing_profile_or_a_malformed_endpoint_is_refused_before_any_call() {
             "{bad}: {err}"
         );
     }
+}
+
+/// `catalog refresh` reads every type moto knows (AWS's recorded DescribeInstanceTypes
+/// answers) into the cache; `catalog show` then names the cache as the row's source; a second
+/// region's refresh keeps the cache whole; a file at the cache's path that efactl did not
+/// write is left alone.
+#[test]
+fn catalog_refresh_writes_the_cache_that_show_and_check_read() {
+    let Some(m) = moto() else { return };
+    let dir = tempdir("catalog");
+    let cache = dir.join("cache/instance-types.csv");
+    let env = [("EFACTL_CATALOG_CACHE", cache.as_path())];
+    let o = efactl_env(
+        m,
+        Some("eu-north-1"),
+        &env,
+        &["catalog", "refresh", "--format", "json"],
+    );
+    let v = json_out(&o);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let n = v["types"].as_u64().unwrap();
+    assert!(n > 1000, "{v}");
+    assert_eq!(v["region"], "eu-north-1");
+    let written = std::fs::read_to_string(&cache).unwrap();
+    assert!(written.starts_with(efactl_core::catalog::CACHE_MARKER));
+    let rows = efactl_core::catalog::parse_csv(&written).unwrap();
+    assert_eq!(rows.len() as u64, n);
+    let p5 = rows.iter().find(|t| t.name == "p5.48xlarge").unwrap();
+    assert_eq!(p5.max_efa_interfaces, Some(32));
+    assert!(p5
+        .sources
+        .iter()
+        .any(|s| s.starts_with("DescribeInstanceTypes eu-north-1 ")));
+
+    let o = Command::new(env!("CARGO_BIN_EXE_efactl"))
+        .args(["catalog", "show", "m5.12xlarge", "--format", "json"])
+        .env("EFACTL_CATALOG_CACHE", &cache)
+        .output()
+        .unwrap();
+    let v = json_out(&o);
+    assert!(o.status.success());
+    let t = &v["instanceTypes"][0];
+    assert_eq!(t["efaSupported"], false);
+    assert_eq!(t["vcpus"], 48);
+    assert!(
+        t["from"].as_str().unwrap().contains("instance-types.csv"),
+        "{t}"
+    );
+
+    let o = efactl_env(m, Some("ap-south-1"), &env, &["catalog", "refresh"]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o)
+        .0
+        .contains("from DescribeInstanceTypes in ap-south-1"));
+    let again = efactl_core::catalog::parse_csv(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert!(again.len() >= rows.len());
+
+    let foreign = dir.join("mine.csv");
+    std::fs::write(&foreign, "instance_type\nmy.own\n").unwrap();
+    let env = [("EFACTL_CATALOG_CACHE", foreign.as_path())];
+    let o = efactl_env(m, Some("eu-north-1"), &env, &["catalog", "refresh"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    assert!(text(&o).1.contains("was not written by efactl"));
+    assert_eq!(
+        std::fs::read_to_string(&foreign).unwrap(),
+        "instance_type\nmy.own\n"
+    );
 }

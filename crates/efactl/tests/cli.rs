@@ -444,3 +444,67 @@ fn colour_only_when_asked() {
     let coloured = efactl(&["check", &bad, "--color", "always"]);
     assert!(stdout(&coloured).contains('\x1b'));
 }
+
+/// A type that no bundled table knows is SPEC011 until a source knows it: the cache that
+/// `catalog refresh` writes is read before the bundled catalog. A broken cache is named on
+/// stderr and the bundled catalog is used.
+#[test]
+fn a_type_known_only_to_the_cache_is_checked_with_its_facts() {
+    use efactl_core::catalog::{cache_text, parse_csv};
+    let spec = std::fs::read_to_string(example("c5n-mpi.yaml"))
+        .unwrap()
+        .replace("c5n.18xlarge", "c9n.18xlarge");
+    let spec = scratch("cache-spec.yaml", spec.as_bytes());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = dir.join("instance-types.csv");
+    let _ = std::fs::remove_file(&cache);
+    let check = |cache: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_efactl"))
+            .args(["check", &spec, "--format", "json"])
+            .env("NO_COLOR", "1")
+            .env("EFACTL_CATALOG_CACHE", cache)
+            .output()
+            .unwrap()
+    };
+    let rules_of = |o: &Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let o = check(&cache);
+    assert!(
+        rules_of(&o).contains(&"SPEC011".to_string()),
+        "{}",
+        stdout(&o)
+    );
+
+    // The cache row: c5n's facts under the new name, as a refresh would write a new type.
+    let mut row = efactl_core::Catalog::bundled()
+        .get("c5n.18xlarge")
+        .unwrap()
+        .clone();
+    row.name = "c9n.18xlarge".into();
+    row.sources = vec!["DescribeInstanceTypes us-east-1 2026-12-03".into()];
+    let text = cache_text(&[row], "1 type");
+    assert_eq!(parse_csv(&text).unwrap().len(), 1);
+    std::fs::write(&cache, &text).unwrap();
+    let o = check(&cache);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(rules_of(&o).iter().all(|r| r != "SPEC011"));
+
+    let broken = text.replace("c9n.18xlarge,none,,true,", "c9n.18xlarge,none,,maybe,");
+    assert_ne!(broken, text);
+    std::fs::write(&cache, broken).unwrap();
+    let o = check(&cache);
+    assert!(rules_of(&o).contains(&"SPEC011".to_string()));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("instance-types.csv") && err.contains("line 4"),
+        "{err}"
+    );
+}

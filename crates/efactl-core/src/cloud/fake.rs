@@ -793,6 +793,11 @@ impl CloudBackend for FakeBackend {
         }))
     }
 
+    fn all_instance_types(&self) -> Result<Vec<InstanceTypeRecord>, CloudError> {
+        self.enter("all_instance_types")?;
+        Ok(self.with(|s| s.live.instance_types.clone()))
+    }
+
     fn console_outputs(&self, ids: &[String]) -> Result<Vec<(String, Option<String>)>, CloudError> {
         self.enter("console_outputs")?;
         Ok(self.with(|s| {

@@ -179,6 +179,9 @@ pub trait CloudBackend {
     fn vpc_endpoints(&self, vpc_id: &str) -> Result<Vec<VpcEndpointRecord>, CloudError>;
     fn network_acls(&self, vpc_id: &str) -> Result<Vec<NetworkAclRecord>, CloudError>;
     fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceTypeRecord>, CloudError>;
+    /// `DescribeInstanceTypes` with no filter, every page: every type the region offers
+    /// (`efactl catalog refresh`).
+    fn all_instance_types(&self) -> Result<Vec<InstanceTypeRecord>, CloudError>;
     /// `GetConsoleOutput` (`Latest`) of each instance, decoded from base64, in the order
     /// given; `None` where the instance has printed nothing yet. `status` reads the node
     /// bootstrap's result from it.

@@ -4,7 +4,6 @@ use efactl_core::finding::{sort_findings, Category, Finding, Severity, Subject};
 use efactl_core::report::{human, json, sarif};
 use efactl_core::rules::{self, Options};
 use efactl_core::spec::SourceMap;
-use efactl_core::Catalog;
 use std::path::Path;
 
 #[derive(clap::Args)]
@@ -160,7 +159,7 @@ fn check_one(file: &str, opts: &Options) -> CheckReport {
     let display_name = if file == "-" { "<stdin>" } else { file };
     match read_input(file) {
         // A CloudFormation template is read into the same model and checked by the same rules.
-        Ok(text) => check_file(display_name, &text, Catalog::bundled(), opts),
+        Ok(text) => check_file(display_name, &text, crate::catalog::load(), opts),
         Err(f) => {
             let mut findings = vec![*f];
             sort_findings(&mut findings);

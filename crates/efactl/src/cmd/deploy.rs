@@ -7,7 +7,6 @@ use efactl_core::cloud::deploy::{cluster_stack, DeployReport, Deployer, Outcome,
 use efactl_core::cloud::{ChangeSet, StackTemplate};
 use efactl_core::finding::Severity;
 use efactl_core::report::human;
-use efactl_core::Catalog;
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -190,7 +189,7 @@ pub fn desired_stack(
             return Err(2);
         }
     };
-    let catalog = Catalog::bundled();
+    let catalog = crate::catalog::load();
     let report = check_spec(file, &text, catalog, &Default::default());
     let errors = report
         .findings

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod aws;
+pub mod catalog;
 pub mod check;
 pub mod deploy;
 pub mod destroy;

@@ -4,7 +4,6 @@
 use crate::output::{print, ColorChoice, FindingsFormat};
 use efactl_core::finding::Counts;
 use efactl_core::report::{human, json, sarif};
-use efactl_core::Catalog;
 use efactl_doctor::logs::{Analysis, Analyzer, Options, Status};
 use std::fmt::Write as _;
 
@@ -52,8 +51,8 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
 
 fn analyze(args: AnalyzeArgs, color: ColorChoice) -> anyhow::Result<u8> {
     if let Some(t) = &args.instance_type {
-        if Catalog::bundled().get(t).is_none() {
-            let hint = Catalog::bundled()
+        if crate::catalog::load().get(t).is_none() {
+            let hint = crate::catalog::load()
                 .suggest(t)
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();

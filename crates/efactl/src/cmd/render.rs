@@ -6,7 +6,6 @@ use efactl_core::render::{self, RenderOptions, RenderTarget};
 use efactl_core::report::human;
 use efactl_core::rules::Options;
 use efactl_core::spec::Target;
-use efactl_core::Catalog;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -75,7 +74,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
             return fail(exit::USAGE, &f.message);
         }
     };
-    let report = check_spec(display, &text, Catalog::bundled(), &Options::default());
+    let report = check_spec(display, &text, crate::catalog::load(), &Options::default());
     let errors: Vec<_> = report
         .findings
         .iter()
@@ -114,7 +113,7 @@ pub fn run(args: Args, color: ColorChoice) -> anyhow::Result<u8> {
     let mut artifacts = Vec::new();
     let mut rendered = Vec::new();
     for t in &targets {
-        match render::render(cluster, Catalog::bundled(), *t, &opts) {
+        match render::render(cluster, crate::catalog::load(), *t, &opts) {
             Ok(mut a) => {
                 artifacts.append(&mut a);
                 rendered.push(*t);

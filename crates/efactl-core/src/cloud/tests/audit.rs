@@ -909,6 +909,9 @@ impl CloudBackend for Slow {
     fn instance_types(&self, n: &[String]) -> Result<Vec<InstanceTypeRecord>, CloudError> {
         self.track(|| self.inner.instance_types(n))
     }
+    fn all_instance_types(&self) -> Result<Vec<InstanceTypeRecord>, CloudError> {
+        self.track(|| self.inner.all_instance_types())
+    }
     fn stack_resources(&self, s: &str) -> Result<Vec<StackResource>, CloudError> {
         self.inner.stack_resources(s)
     }
