@@ -96,9 +96,6 @@ pub fn check_template(file: &str, text: &str, catalog: &Catalog, options: &Optio
                 loc.end = loc.start;
             }
         }
-        if let Some(help) = template_help(&f.rule, &shown) {
-            f.help = Some(help);
-        }
         f.subject.path = Some(shown);
     }
     sort_findings(&mut findings);
@@ -106,20 +103,6 @@ pub fn check_template(file: &str, text: &str, catalog: &Catalog, options: &Optio
         source: read.source,
         cluster: read.cluster,
         findings,
-    }
-}
-
-/// The fix of a security-group self-rule finding in template terms: the spec's
-/// `selfReferencing: true` means nothing in a template.
-fn template_help(rule: &str, path: &str) -> Option<String> {
-    let group = path.strip_prefix("Resources.")?.split(['.', '[']).next()?;
-    let ingress = format!("an `AWS::EC2::SecurityGroupIngress` with `GroupId: !Ref {group}`, `IpProtocol: -1` and `SourceSecurityGroupId: !Ref {group}`");
-    let egress = format!("an `AWS::EC2::SecurityGroupEgress` with `GroupId: !Ref {group}`, `IpProtocol: -1` and `DestinationSecurityGroupId: !Ref {group}`");
-    match rule {
-        "EFA001" => Some(format!("add {ingress}")),
-        "EFA002" => Some(format!("add {egress}")),
-        "EFA003" => Some(format!("add {ingress}, and {egress} (separate resources: a rule inline in the group cannot refer to the group itself)")),
-        _ => None,
     }
 }
 

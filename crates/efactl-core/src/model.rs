@@ -48,8 +48,22 @@ impl Origin {
     }
 }
 
+/// The kind of input a [`Cluster`] was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// An efactl cluster spec (cluster.yaml).
+    #[default]
+    Spec,
+    /// A CloudFormation template: objects' origins are template paths (`Resources.X...`).
+    CloudFormation,
+    /// A live account (`audit`): objects' origins are AWS ids.
+    Account,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cluster {
+    /// What the model was read from, so that a finding's fix is said in that input's terms.
+    pub read_from: ReadFrom,
     pub name: String,
     pub region: String,
     pub zone: Option<Zone>,

@@ -197,6 +197,7 @@ impl Resolver<'_> {
         };
 
         Cluster {
+            read_from: crate::model::ReadFrom::Spec,
             name: spec.name.clone(),
             region: spec.region.clone(),
             zone: spec.availability_zone.clone(),

@@ -448,6 +448,7 @@ pub fn read_template_with(
         }
     });
     let cluster = Cluster {
+        read_from: crate::model::ReadFrom::CloudFormation,
         name: meta_str("cluster").unwrap_or("").to_string(),
         region,
         zone: None,

@@ -994,6 +994,7 @@ pub fn to_cluster(st: &LiveState, request: &AuditRequest) -> Audit {
             InstanceScope::Ids(_) => "audit".into(),
         });
     let cluster = Cluster {
+        read_from: crate::model::ReadFrom::Account,
         name,
         region: request.region.clone(),
         zone: None,

@@ -66,6 +66,7 @@ pub(crate) mod live;
 pub mod nccl;
 pub mod network;
 pub mod sg;
+pub(crate) mod template;
 
 /// Every rule: input rules (SPEC), cluster rules (EFA), NCCL log rules (NCCL), doctor rules
 /// (DOC), each area in id order.

@@ -81,6 +81,13 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 resource_label(res)
             ),
         )
-        .help = Some(format!("name the secret itself in `resources`: {exact}"));
+        .help = Some(if crate::rules::template::in_template(cx.cluster) {
+            format!(
+                "name the secret itself in the statement's `Resource`: {}",
+                crate::rules::template::secret_ref(secret)
+            )
+        } else {
+            format!("name the secret itself in `resources`: {exact}")
+        });
     }
 }

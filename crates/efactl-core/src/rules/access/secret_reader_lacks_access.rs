@@ -128,10 +128,18 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                         secret.name
                     ),
                 )
-                .help = Some(format!(
-                    "add a statement `{{ actions: [secretsmanager:GetSecretValue], {fix} }}` to role `{}`",
-                    role.name
-                ));
+                .help = Some(if crate::rules::template::in_template(cx.cluster) {
+                    format!(
+                        "add a statement with `Effect: Allow`, `Action: secretsmanager:GetSecretValue` and `Resource:` {} to a policy of {}",
+                        crate::rules::template::secret_ref(secret),
+                        crate::rules::template::named(&role.origin, &role.name)
+                    )
+                } else {
+                    format!(
+                        "add a statement `{{ actions: [secretsmanager:GetSecretValue], {fix} }}` to role `{}`",
+                        role.name
+                    )
+                });
             }
         }
     }

@@ -70,7 +70,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     t.family()
                 ),
             )
-            .help = Some(if crate::rules::live::live_id(&ng.origin).is_some() {
+            .help = Some(if crate::rules::template::in_template(cx.cluster) {
+                format!(
+                    "leave `Placement.GroupName` out of {}'s launch data, or use a type that cluster placement groups support (not burstable, Mac or flex)",
+                    crate::rules::template::named(&ng.origin, &ng.name)
+                )
+            } else if crate::rules::live::live_id(&ng.origin).is_some() {
                 "launch these nodes outside the cluster placement group, or as a type that cluster placement groups support (not burstable, Mac or flex)".into()
             } else {
                 "set `placementGroup: none` for this group, or use a type that cluster placement groups support (not burstable, Mac or flex)".into()

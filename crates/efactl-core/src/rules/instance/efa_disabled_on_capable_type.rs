@@ -67,7 +67,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             ng.count.max(ng.max_count),
             t.name,
         );
-        let help = if crate::rules::live::live_id(&ng.origin).is_some() {
+        let help = if crate::rules::template::in_template(cx.cluster) {
+            crate::rules::template::layout_fix(ng, t.max_efa_interfaces.unwrap_or(1))
+        } else if crate::rules::live::live_id(&ng.origin).is_some() {
             crate::rules::live::relaunch_with(&crate::rules::live::efa_layout(
                 t.max_efa_interfaces.unwrap_or(1),
             ))

@@ -63,7 +63,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             "node group `{}` has {n} EFA interfaces per node, but `{}` supports at most {max}: EC2 refuses the launch",
             ng.name, t.name
         );
-        let help = if crate::rules::live::live_id(&ng.origin).is_some() {
+        let help = if crate::rules::template::in_template(cx.cluster) {
+            crate::rules::template::layout_fix(ng, max)
+        } else if crate::rules::live::live_id(&ng.origin).is_some() {
             crate::rules::live::relaunch_with(&crate::rules::live::efa_layout(max))
         } else if crate::rules::explicit_layout(ng) {
             format!("keep at most {max} `efa` / `efa-only` interfaces in `networkInterfaces`, one per network card")

@@ -73,7 +73,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             "node group `{}` uses {n} of {max} EFA interfaces on `{}`{unused}",
             ng.name, t.name
         );
-        let help = if crate::rules::live::live_id(&ng.origin).is_some() {
+        let help = if crate::rules::template::in_template(cx.cluster) {
+            crate::rules::template::layout_fix(ng, max)
+        } else if crate::rules::live::live_id(&ng.origin).is_some() {
             crate::rules::live::relaunch_with(&crate::rules::live::efa_layout(max))
         } else if crate::rules::explicit_layout(ng) {
             format!("list one EFA per network card in `networkInterfaces`, {max} in all")

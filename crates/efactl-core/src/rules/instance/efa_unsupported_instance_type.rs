@@ -69,7 +69,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 if ng.efa_count() == 1 { "" } else { "s" },
             );
             let live = crate::rules::live::live_id(&ng.origin).is_some();
-            let off = if live {
+            let off = if crate::rules::template::in_template(cx.cluster) {
+                "make every interface of the launch template `InterfaceType: interface` (or leave `InterfaceType` out)"
+            } else if live {
                 "launch them without EFA interfaces (`InterfaceType=interface`; EFA interfaces cannot be changed on a running instance)"
             } else if crate::rules::explicit_layout(ng) {
                 "give every interface `type: interface`"

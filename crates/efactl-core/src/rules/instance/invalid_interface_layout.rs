@@ -86,7 +86,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 Some(nic) => nic.origin.subject(),
                 None => crate::rules::efa_subject(ng),
             };
-            let help = if crate::rules::live::live_id(&ng.origin).is_some() {
+            let help = if crate::rules::template::in_template(cx.cluster) {
+                crate::rules::template::interface_words(ng, &p.help)
+            } else if crate::rules::live::live_id(&ng.origin).is_some() {
                 crate::rules::live::relaunch_with("every interface at its own (`NetworkCardIndex`, `DeviceIndex`), at most one EFA per network card, and `efa-only` never as the primary")
             } else {
                 p.help

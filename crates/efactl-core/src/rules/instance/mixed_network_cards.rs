@@ -83,7 +83,13 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     shape(first)
                 ),
             )
-            .help = Some(if crate::rules::live::live_id(&ng.origin).is_some() {
+            .help = Some(if crate::rules::template::in_template(cx.cluster) {
+                format!(
+                    "launch `{}` from a launch template and group of its own (take it out of {}'s instance types or overrides), with the interface layout of that type",
+                    t.name,
+                    crate::rules::template::named(&ng.origin, &ng.name)
+                )
+            } else if crate::rules::live::live_id(&ng.origin).is_some() {
                 format!(
                     "launch `{}` from a launch template (and Auto Scaling group) of its own, with the interface layout of that type",
                     t.name

@@ -89,9 +89,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                         pg_label(pg)
                     ),
                 )
-                .help = Some(
-                    "remove `placementGroup`: Capacity Block instances are already placed close together".into(),
-                );
+                .help = Some(if crate::rules::template::in_template(cx.cluster) {
+                    format!(
+                        "leave `Placement.GroupName` out of {}'s launch data: Capacity Block instances are already placed close together",
+                        crate::rules::template::named(&ng.origin, &ng.name)
+                    )
+                } else {
+                    "remove `placementGroup`: Capacity Block instances are already placed close together".into()
+                });
             }
             Capacity::Reservation {
                 id,
@@ -127,6 +132,15 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                         ),
                         "create the reservation in a cluster placement group and name both (`placementGroup: { name: .. }`, `reservationPlacementGroup: ..`), or set `placementGroup: none`".into(),
                     ),
+                };
+                let help = if crate::rules::template::in_template(cx.cluster) {
+                    let lt = crate::rules::template::named(&ng.origin, &ng.name);
+                    match reserved_in {
+                        Some(rpg) => format!("launch into the reservation's group: set `Placement.GroupName` of {lt}'s launch data to `{rpg}`"),
+                        None => format!("create the reservation in a cluster placement group and name that group in `Placement.GroupName` of {lt}'s launch data, or leave `Placement.GroupName` out"),
+                    }
+                } else {
+                    help
                 };
                 r.report(subject, message).help = Some(help);
             }

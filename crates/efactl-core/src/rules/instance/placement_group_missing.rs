@@ -65,8 +65,16 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         .help = Some(match &ng.capacity {
             // Reserved capacity only serves launches into the group it was made in, so the
             // fix is on the reservation's side, not a new group.
+            Capacity::Reservation { id, .. } if crate::rules::template::in_template(cx.cluster) => format!(
+                "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group in `Placement.GroupName` of {}'s `LaunchTemplateData`",
+                crate::rules::template::named(&ng.origin, &ng.name)
+            ),
             Capacity::Reservation { id, .. } => format!(
                 "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group with `reservationPlacementGroup`"
+            ),
+            _ if crate::rules::template::in_template(cx.cluster) => format!(
+                "add an `AWS::EC2::PlacementGroup` with `Strategy: cluster` and name it in `Placement.GroupName` of {}'s `LaunchTemplateData` (or the group's own `PlacementGroup` property)",
+                crate::rules::template::named(&ng.origin, &ng.name)
             ),
             _ if crate::rules::live::live_id(&ng.origin).is_some() => "create a cluster placement group (`aws ec2 create-placement-group --group-name NAME --strategy cluster`) and launch the nodes into it; a node already running moves only while stopped (`aws ec2 modify-instance-placement --instance-id ID --group-name NAME`)".into(),
             _ => "remove `placementGroup: none` (efactl creates a cluster placement group), or name an existing one with `strategy: cluster`".into(),

@@ -79,6 +79,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "associate the endpoint with the subnet's route table: `aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} --add-route-table-ids {}`",
                     subnet.route_table
                 ),
+                _ if crate::rules::template::in_template(cluster) => format!(
+                    "add the route table of {} to `RouteTableIds` of {}",
+                    crate::rules::template::named(&subnet.origin, &subnet.key),
+                    crate::rules::template::named(&first.origin, &first.service)
+                ),
                 _ => format!(
                     "add `{}` to the endpoint's `subnets`, or remove `subnets` so it serves every subnet with no internet",
                     subnet.key

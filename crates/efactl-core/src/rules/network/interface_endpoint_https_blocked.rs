@@ -123,6 +123,31 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     &first_group_id(cluster, ingress_blocked.first().copied())
                 )
             ),
+            None if crate::rules::template::in_template(cluster) => {
+                let t = crate::rules::template::group_ref;
+                let endpoint_group = e
+                    .security_groups
+                    .first()
+                    .and_then(|k| cluster.security_group(k))
+                    .map(t);
+                let node_group = first_group(cluster, ingress_blocked.first().copied()).map(t);
+                match (endpoint_group, node_group) {
+                    (Some(eg), Some(ng)) => format!(
+                        "let the endpoint's security group admit the nodes: add {}",
+                        crate::rules::template::rule_resource(
+                            &eg,
+                            false,
+                            &Protocol::Tcp,
+                            Some(PortRange { from: 443, to: 443 }),
+                            crate::rules::template::Peer::Group(&ng)
+                        )
+                    ),
+                    _ => format!(
+                        "give {} a security group in `SecurityGroupIds` that admits TCP 443 from the nodes' security groups",
+                        crate::rules::template::named(&e.origin, &e.service)
+                    ),
+                }
+            }
             None => format!(
                 "let the endpoint's security group admit the nodes: an ingress rule `{{ protocol: tcp, ports: 443, securityGroup: {} }}`",
                 first_group_name(cluster, ingress_blocked.first().copied())
@@ -173,6 +198,22 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     &vpc
                 )
             ),
+            None if crate::rules::template::in_template(cluster) => match groups
+                .first()
+                .and_then(|k| cluster.security_group(k))
+            {
+                Some(sg) => format!(
+                    "add {}, or leave out the group's `SecurityGroupEgress` to keep AWS's default all-traffic egress",
+                    crate::rules::template::rule_resource(
+                        &crate::rules::template::group_ref(sg),
+                        true,
+                        &Protocol::Tcp,
+                        Some(PortRange { from: 443, to: 443 }),
+                        crate::rules::template::Peer::Cidr(&vpc)
+                    )
+                ),
+                None => format!("let the nodes' security groups send TCP 443 to {vpc}"),
+            },
             None => format!(
                 "add an egress rule `{{ protocol: tcp, ports: 443, cidr: {vpc} }}` to the nodes' security group, or drop its `egress` list to keep AWS's default all-traffic egress"
             ),

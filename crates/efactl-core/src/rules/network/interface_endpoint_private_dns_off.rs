@@ -64,6 +64,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             Origin::Live(id) => format!(
                 "enable private DNS: `aws ec2 modify-vpc-endpoint --vpc-endpoint-id {id} --private-dns-enabled`"
             ),
+            _ if crate::rules::template::in_template(cx.cluster) => format!(
+                "set `PrivateDnsEnabled: true` on {}",
+                crate::rules::template::named(&e.origin, &e.service)
+            ),
             _ => "set `privateDns: true` (the default) on the endpoint".into(),
         };
         r.report(

@@ -62,6 +62,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             Origin::Live(id) => format!(
                 "turn it off: `aws ec2 modify-subnet-attribute --subnet-id {id} --no-map-public-ip-on-launch`"
             ),
+            _ if crate::rules::template::in_template(cluster) => format!(
+                "set `MapPublicIpOnLaunch: false` on {}",
+                crate::rules::template::named(&s.origin, &s.key)
+            ),
             _ => "set `mapPublicIpOnLaunch: false`".into(),
         });
     }
@@ -86,7 +90,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 route(s.internet)
             ),
         )
-        .help = Some("remove `publicIp: true`; reach the nodes by their private addresses".into());
+        .help = Some(if crate::rules::template::in_template(cluster) {
+            format!(
+                "remove `AssociatePublicIpAddress: true` from {}'s interfaces; reach the nodes by their private addresses",
+                crate::rules::template::named(&ng.origin, &ng.name)
+            )
+        } else {
+            "remove `publicIp: true`; reach the nodes by their private addresses".into()
+        });
     }
 }
 

@@ -69,9 +69,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "{what} asks for a public IP but its nodes launch with {nics} network interfaces; EC2 rejects the launch, as public IPs can only be assigned to instances with a single network interface"
                 ),
             )
-            .help = Some(
-                "remove `publicIp: true` and give the nodes a subnet with `internet: nat` (or `none` with VPC endpoints)".into(),
-            );
+            .help = Some(if crate::rules::template::in_template(cluster) {
+                "remove `AssociatePublicIpAddress: true` from the launch template's interfaces and launch the nodes in a subnet whose route table sends 0.0.0.0/0 to a NAT gateway (or one with VPC endpoints)".into()
+            } else {
+                "remove `publicIp: true` and give the nodes a subnet with `internet: nat` (or `none` with VPC endpoints)".into()
+            });
             continue;
         }
         for key in &ng.subnets {
@@ -87,7 +89,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     format!(
                         "{what} launches nodes with {nics} network interfaces in public subnet `{key}`, whose auto-assigned public IPs do not apply to them: the nodes get no public IP and cannot reach the internet through the internet gateway"
                     ),
-                    if live {
+                    if crate::rules::template::in_template(cluster) {
+                        format!(
+                            "launch {} in a private subnet (its `VPCZoneIdentifier`, `Subnets` or the interfaces' `SubnetId`) whose route table sends 0.0.0.0/0 to a NAT gateway (or one with VPC endpoints for the services they use)",
+                            crate::rules::template::named(&ng.origin, &ng.name)
+                        )
+                    } else if live {
                         "launch the nodes in a private subnet whose route table sends 0.0.0.0/0 to a NAT gateway (or one with VPC endpoints for the services they use)".to_string()
                     } else {
                         "launch the node group in a subnet with `internet: nat` (or `none` with VPC endpoints)".to_string()
@@ -98,7 +105,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     format!(
                         "{what} launches nodes with {nics} network interfaces in subnet `{key}`, which auto-assigns public IPs; ParallelCluster rejects this, as public IPs can only be assigned to instances with a single network interface"
                     ),
-                    if live {
+                    if crate::rules::template::in_template(cluster) {
+                        format!("set `MapPublicIpOnLaunch: false` on {}", crate::rules::template::named(&subnet.origin, key))
+                    } else if live {
                         format!("turn it off: `aws ec2 modify-subnet-attribute --subnet-id {key} --no-map-public-ip-on-launch`")
                     } else {
                         format!("set `mapPublicIpOnLaunch: false` on subnet `{key}`")

@@ -152,19 +152,38 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 thousands(headroom)
             ),
         };
+        let template = crate::rules::template::in_template(cx.cluster);
+        if template {
+            help = help.replace(
+                "give the subnet",
+                &format!(
+                    "give {} a `CidrBlock` of",
+                    crate::rules::template::named(&s.origin, &s.key)
+                ),
+            );
+        }
         if let Some((ng, extra)) = secondary_efa.first() {
             message.push_str(&format!(
                 "; {} secondary `efa` interfaces of each `{}` node take an address each",
                 extra, ng.name
             ));
             help.push_str(&format!(
-                ", or set `secondaryInterfaceType: efa-only` on `{}` (EFA-only interfaces take no address; {} per node instead of {})",
+                ", or {} `{}` (EFA-only interfaces take no address; {} per node instead of {})",
+                if template {
+                    "make the secondary EFA interfaces `InterfaceType: efa-only` in the launch template of"
+                } else {
+                    "set `secondaryInterfaceType: efa-only` on"
+                },
                 ng.name,
                 ng.ips_per_node().saturating_sub(*extra),
                 ng.ips_per_node()
             ));
         } else {
-            help.push_str(", or lower `maxCount`");
+            help.push_str(if template {
+                ", or lower the group's `MaxSize`"
+            } else {
+                ", or lower `maxCount`"
+            });
         }
         let field = if s.available_ips.is_some() {
             "availableIps"

@@ -83,6 +83,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             Some(id) => format!(
                 "set `{key}: true` (live: `aws ec2 modify-vpc-attribute --vpc-id {id} --{flag} '{{\"Value\":true}}'`)"
             ),
+            None if crate::rules::template::in_template(cx.cluster) => format!(
+                "set `{}: true` on {}",
+                if key == "dnsSupport" { "EnableDnsSupport" } else { "EnableDnsHostnames" },
+                crate::rules::template::named(&vpc.origin, "the VPC")
+            ),
             None => format!("set `{key}: true` (the default) or remove the key"),
         });
     }

@@ -302,6 +302,15 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                         format!("--subnet-ids {id} --private-dns-enabled")
                     }
                 ),
+                _ if crate::rules::template::in_template(cluster) => format!(
+                    "add an `AWS::EC2::VPCEndpoint` with `ServiceName: !Sub com.amazonaws.${{AWS::Region}}.{service}`, `VpcEndpointType: {}` and {}",
+                    if kind == G { "Gateway" } else { "Interface" },
+                    if kind == G {
+                        format!("the route table of {} in `RouteTableIds`", crate::rules::template::named(&subnet.origin, &subnet.key))
+                    } else {
+                        format!("{} in `SubnetIds`, `PrivateDnsEnabled: true` and a security group that admits HTTPS from the nodes", crate::rules::template::named(&subnet.origin, &subnet.key))
+                    }
+                ),
                 _ if kind == G => format!(
                     "add `- service: {service}` under `network.endpoints` (a gateway endpoint on the subnet's route table)"
                 ),

@@ -128,6 +128,20 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 if no_ingress && no_egress { "s" } else { "" },
                 crate::rules::live::authorize_self_all(id, no_ingress, no_egress)
             ),
+            None if crate::rules::template::in_template(cx.cluster) => {
+                let t = crate::rules::template::self_rule;
+                let rules: Vec<String> = [(no_ingress, false), (no_egress, true)]
+                    .iter()
+                    .filter(|(missing, _)| *missing)
+                    .map(|(_, egress)| t(sg, *egress, &Protocol::All, None))
+                    .collect();
+                format!(
+                    "add {} {}, or take `{}` off the launch templates' EFA interfaces (`Groups`)",
+                    rules.join(", and "),
+                    crate::rules::template::SEPARATE,
+                    sg.name
+                )
+            }
             None => format!(
                 "add `selfReferencing: true` to `{}`, or take it off the EFA interfaces",
                 sg.name

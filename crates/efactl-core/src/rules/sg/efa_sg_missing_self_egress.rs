@@ -61,6 +61,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 "add the rule to the group: {}",
                 crate::rules::live::authorize_self(id, true, &Protocol::All, None)
             ),
+            None if crate::rules::template::in_template(cx.cluster) => format!(
+                "add {} {}",
+                crate::rules::template::self_rule(sg, true, &Protocol::All, None),
+                crate::rules::template::SEPARATE
+            ),
             None => "add `selfReferencing: true` to the group (or an egress rule `{ protocol: all, self: true }`)".into(),
         });
     }

@@ -53,6 +53,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "add the rule to the group: {}",
                     crate::rules::live::authorize_self(id, false, &Protocol::All, None)
                 ),
+                None if crate::rules::template::in_template(cx.cluster) => format!(
+                    "add {} {}",
+                    crate::rules::template::self_rule(sg, false, &Protocol::All, None),
+                    crate::rules::template::SEPARATE
+                ),
                 None => "add `selfReferencing: true` to the group (or an ingress rule `{ protocol: all, self: true }`)".into(),
             });
         }

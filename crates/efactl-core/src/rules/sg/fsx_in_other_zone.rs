@@ -86,9 +86,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 ),
             )
             .help = Some(format!(
-                "create the file system in a subnet of {} (the zone of node group `{}`)",
+                "create the file system in a subnet of {} (the zone of node group `{}`){}",
                 zone.as_str(),
-                ng.name
+                ng.name,
+                if crate::rules::template::in_template(cx.cluster) {
+                    ": name that subnet in the file system's `SubnetIds`"
+                } else {
+                    ""
+                }
             ));
         }
     }

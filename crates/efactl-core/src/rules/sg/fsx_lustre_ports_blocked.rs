@@ -258,8 +258,39 @@ fn report(
             Way::FromFs => !egress_ok,
             Way::Servers => true,
         };
+    let c = cx.cluster;
+    let template = crate::rules::template::in_template(c);
+    let group = |k: &String| c.security_group(k).map(crate::rules::template::group_ref);
+    let target_group = match way {
+        Way::ToFs | Way::Servers => fs.security_groups.first(),
+        Way::FromFs => node_sgs.first(),
+    }
+    .and_then(group);
     r.report(fs.origin.at("securityGroups"), format!("{what}: {why}"))
-        .help = Some(if fs_default {
+        .help = Some(if template && fs_default {
+        format!(
+            "give {} a security group of its own in `SecurityGroupIds`, with `AWS::EC2::SecurityGroupIngress` resources that admit TCP 988 and TCP 1018-1023 from that group itself and from the nodes' groups",
+            crate::rules::template::named(&fs.origin, &fs.key)
+        )
+    } else if template && !ingress_ok && target_group.is_some() {
+        let target_group = target_group.unwrap_or_default();
+        let peer = source
+            .as_ref()
+            .and_then(group)
+            .unwrap_or_else(|| target_group.clone());
+        format!(
+            "add {}",
+            crate::rules::template::rule_resource(
+                &target_group,
+                false,
+                &Protocol::Tcp,
+                Some(ports),
+                crate::rules::template::Peer::Group(&peer)
+            )
+        )
+    } else if template && ingress_ok {
+        format!("let the egress of {egress_of} reach the other side on TCP {ports_yaml}: add an `AWS::EC2::SecurityGroupEgress` for it, or leave out the group's `SecurityGroupEgress` to keep AWS's default (all traffic to 0.0.0.0/0)")
+    } else if fs_default {
         "give the file system a security group of its own under `securityGroups` that admits TCP 988 and 1018-1023 from itself and from the nodes' groups, and name it in `securityGroups` of the storage entry".to_string()
     } else if ingress_ok {
         format!("let the egress of {egress_of} reach the other side on TCP {ports_yaml} (AWS's default egress, all traffic to 0.0.0.0/0, does)")

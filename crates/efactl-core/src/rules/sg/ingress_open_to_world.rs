@@ -121,6 +121,11 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 "remove the rule, {}, and admit only the addresses that need it (a VPN or office range) or a security group; SSM Session Manager port forwarding needs no inbound rule",
                 crate::rules::live::revoke_cidr_ingress(id, &rule.protocol, rule.ports, &cidr.to_string())
             ),
+            None if crate::rules::template::in_template(cx.cluster) => format!(
+                "in {}, set `{}` (now {cidr}) to the addresses that need it (a VPN or office range), or name a group in `SourceSecurityGroupId` instead; SSM Session Manager port forwarding needs no inbound rule",
+                crate::rules::template::rule_place(&rule.origin),
+                crate::rules::template::cidr_key(&cidr.to_string())
+            ),
             None => "narrow `cidr` to the addresses that need it (a VPN or office range) or use a `securityGroup` source; SSM Session Manager port forwarding needs no inbound rule".into(),
         });
     }

@@ -174,6 +174,23 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 )
             })
         };
+        // A template's group: the rule resources that add the missing directions.
+        let first = groups.first().and_then(|k| c.security_group(k));
+        let template_fix = |range: PortRange, egress_ok: bool, ingress_ok: bool| {
+            let sg = first.filter(|_| crate::rules::template::in_template(c))?;
+            let rules: Vec<String> = [(!ingress_ok, false), (!egress_ok, true)]
+                .iter()
+                .filter(|(missing, _)| *missing)
+                .map(|(_, egress)| {
+                    crate::rules::template::self_rule(sg, *egress, &Protocol::Tcp, Some(range))
+                })
+                .collect();
+            Some(format!(
+                "add {} {}",
+                rules.join(", and "),
+                crate::rules::template::SEPARATE
+            ))
+        };
         for (port, why) in &ports {
             if c.allows(side, side, &Protocol::Tcp, Some(*port), false) {
                 continue;
@@ -200,7 +217,7 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     blocked_by(&names, egress_ok, ingress_ok)
                 ),
             )
-            .help = Some(live_fix(range, egress_ok, ingress_ok).unwrap_or_else(|| format!(
+            .help = Some(live_fix(range, egress_ok, ingress_ok).or_else(|| template_fix(range, egress_ok, ingress_ok)).unwrap_or_else(|| format!(
                 "{fix}, or add `{{ protocol: tcp, ports: {port}, self: true }}` under both its `ingress` and `egress`"
             )));
         }
@@ -216,7 +233,7 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     blocked_by(&names, egress_ok, ingress_ok)
                 ),
             )
-            .help = Some(live_fix(EPHEMERAL, egress_ok, ingress_ok).unwrap_or_else(|| format!(
+            .help = Some(live_fix(EPHEMERAL, egress_ok, ingress_ok).or_else(|| template_fix(EPHEMERAL, egress_ok, ingress_ok)).unwrap_or_else(|| format!(
                 "{fix}, or add `{{ protocol: tcp, ports: 1024-65535, self: true }}` under both its `ingress` and `egress`"
             )));
         }
