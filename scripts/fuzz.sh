@@ -42,6 +42,9 @@ seed() {
     nccl_log)
       cp crates/efactl-doctor/tests/corpus/*.log "$dir/"
       ;;
+    config)
+      cp crates/efactl-core/tests/corpus/pcluster/*.y*ml "$dir/"
+      ;;
   esac
 }
 

@@ -35,8 +35,8 @@ cargo test --workspace --locked 2>&1 | tee target/test.log
 
 if [[ $quick -eq 0 ]]; then
   # A crash, a hang or a memory blow-up in any target fails the suite (scripts/fuzz.sh).
-  step "fuzz (spec parser, CloudFormation reader, NCCL log analyzer: 20 s each)"
-  scripts/fuzz.sh 20 spec cfn nccl_log
+  step "fuzz (spec parser, CloudFormation reader, NCCL log analyzer, config reader: 20 s each)"
+  scripts/fuzz.sh 20 spec cfn nccl_log config
 fi
 
 # One closing line for CI's summary: the totals of every cargo test binary above.

@@ -11,6 +11,7 @@ pub mod finding;
 pub mod keys;
 pub mod model;
 pub mod net;
+pub mod read;
 pub mod regions;
 pub mod render;
 pub mod report;

@@ -58,6 +58,9 @@ pub enum ReadFrom {
     CloudFormation,
     /// A live account (`audit`): objects' origins are AWS ids.
     Account,
+    /// A ParallelCluster 3 cluster config: origins are config paths
+    /// (`Scheduling.SlurmQueues[0].ComputeResources[1]`).
+    ParallelCluster,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +88,35 @@ pub struct Cluster {
     pub tags: BTreeMap<String, String>,
 }
 
+impl Cluster {
+    /// A cluster with nothing in it yet, in a VPC the input does not describe: readers fill
+    /// in what their file says (`Cluster { node_groups, ..Cluster::blank(..) }`).
+    pub fn blank(read_from: ReadFrom, target: Target, scheduler: Scheduler) -> Cluster {
+        Cluster {
+            read_from,
+            name: String::new(),
+            region: String::new(),
+            zone: None,
+            target,
+            scheduler,
+            vpc: Vpc::existing(None, Origin::Implied(String::new())),
+            subnets: Vec::new(),
+            endpoints: Vec::new(),
+            security_groups: Vec::new(),
+            placement_groups: Vec::new(),
+            node_groups: Vec::new(),
+            mpi: None,
+            secrets: Vec::new(),
+            roles: Vec::new(),
+            nccl: Nccl::default(),
+            file_systems: Vec::new(),
+            parallelcluster: ParallelClusterSettings::default(),
+            settings: Settings::default(),
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Settings {
     pub efa_sg_mode: SgMode,
@@ -107,6 +139,20 @@ pub struct Vpc {
     pub dns_support: bool,
     pub dns_hostnames: bool,
     pub origin: Origin,
+}
+
+impl Vpc {
+    /// A VPC the input names (or not) but does not describe: its CIDR is unknown, and its DNS
+    /// attributes are taken as on so that no rule reports them; a live read sets them.
+    pub fn existing(id: Option<String>, origin: Origin) -> Vpc {
+        Vpc {
+            id,
+            cidr: None,
+            dns_support: true,
+            dns_hostnames: true,
+            origin,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

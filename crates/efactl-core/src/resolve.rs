@@ -13,7 +13,7 @@ use crate::spec::diag;
 use crate::spec::types::{CapacitySpec, PeerSpec, PlacementSpec, SgRuleSpec, Spec};
 
 /// Key of the VPC's default security group, which AWS attaches when none is named.
-pub const DEFAULT_SG: &str = "default";
+pub use crate::read::aws::DEFAULT_SG;
 /// Key of the security group efactl creates for interface endpoints.
 pub const ENDPOINT_SG: &str = "efactl-endpoints";
 /// Key of the node role efactl creates when node groups name none.
@@ -272,13 +272,9 @@ impl Resolver<'_> {
                         }
                     }
                 }
-                None => egress.push(SgRule {
-                    // AWS gives every new group this rule unless egress rules are listed.
-                    protocol: Protocol::All,
-                    ports: None,
-                    peer: Peer::Cidr(Cidr::world_v4()),
-                    origin: Origin::Implied(path.clone()),
-                }),
+                None => egress.push(crate::read::aws::default_egress(Origin::Implied(
+                    path.clone(),
+                ))),
             }
             out.push(SecurityGroup {
                 key: sg.name.clone(),
@@ -787,26 +783,7 @@ impl Resolver<'_> {
 }
 
 fn default_security_group(path: &str) -> SecurityGroup {
-    // The VPC default group: all traffic in from itself, all traffic out to 0.0.0.0/0. It lacks
-    // the self-referencing egress EFA needs, which is exactly what users trip on.
-    SecurityGroup {
-        key: DEFAULT_SG.into(),
-        id: None,
-        name: "default".into(),
-        ingress: vec![SgRule {
-            protocol: Protocol::All,
-            ports: None,
-            peer: Peer::Group(DEFAULT_SG.into()),
-            origin: Origin::Implied(path.into()),
-        }],
-        egress: vec![SgRule {
-            protocol: Protocol::All,
-            ports: None,
-            peer: Peer::Cidr(Cidr::world_v4()),
-            origin: Origin::Implied(path.into()),
-        }],
-        origin: Origin::Implied(path.into()),
-    }
+    crate::read::aws::default_security_group(Origin::Implied(path.into()))
 }
 
 fn endpoint_security_group(node_groups: &[NodeGroup], path: &str) -> SecurityGroup {

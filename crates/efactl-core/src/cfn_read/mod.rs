@@ -51,39 +51,11 @@ impl TemplateRead {
     /// The template path a finding's model path stands for: its alias, else the nearest
     /// enclosing path that is written in the template.
     pub fn template_path(&self, path: &str) -> String {
-        let moved = self.unmove(path);
-        let path = moved.as_str();
-        if let Some(a) = self.aliases.get(path) {
-            return self.unmove(a);
+        crate::read::PathMap {
+            aliases: self.aliases.clone(),
+            moved: self.moved.clone(),
         }
-        let mut p = path;
-        loop {
-            if self.source.contains(p) {
-                return p.to_string();
-            }
-            match p.rfind(['.', '[']) {
-                Some(cut) => p = &p[..cut],
-                None => return path.to_string(),
-            }
-        }
-    }
-}
-
-impl TemplateRead {
-    /// A resolved-tree path in the template's own terms: the longest moved prefix replaced.
-    fn unmove(&self, path: &str) -> String {
-        let best = self
-            .moved
-            .iter()
-            .filter(|(out, _)| {
-                path.strip_prefix(out.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
-            })
-            .max_by_key(|(out, _)| out.len());
-        match best {
-            Some((out, src)) => format!("{src}{}", &path[out.len()..]),
-            None => path.to_string(),
-        }
+        .file_path(&self.source, path)
     }
 }
 
@@ -187,26 +159,10 @@ impl<'t> Reader<'_, 't> {
         if self.sgs.iter().any(|s| s.key == key) {
             return;
         }
-        // As AWS creates it: all traffic in from itself, all traffic out to 0.0.0.0/0.
-        let origin = Origin::Implied(path.to_string());
-        self.sgs.push(SecurityGroup {
-            key: key.into(),
-            id: None,
-            name: "default".into(),
-            ingress: vec![SgRule {
-                protocol: Protocol::All,
-                ports: None,
-                peer: Peer::Group(key.into()),
-                origin: origin.clone(),
-            }],
-            egress: vec![SgRule {
-                protocol: Protocol::All,
-                ports: None,
-                peer: Peer::Cidr(Cidr::world_v4()),
-                origin: origin.clone(),
-            }],
-            origin,
-        });
+        self.sgs
+            .push(crate::read::aws::default_security_group(Origin::Implied(
+                path.to_string(),
+            )));
     }
 
     fn group_keys(&mut self, v: Option<&Value>) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! Security groups, the VPC, subnets and their routes, endpoints, placement groups, FSx.
 
 use super::*;
+use crate::cloud::records::RouteTarget;
 
 impl<'t> Reader<'_, 't> {
     pub(super) fn sg_rule(
@@ -132,12 +133,9 @@ impl<'t> Reader<'_, 't> {
                     self.alias(format!("{path}.egress"), ppath(id, "SecurityGroupEgress"));
                 }
                 // No inline egress: AWS's default rule, all traffic to 0.0.0.0/0.
-                None => egress.push(SgRule {
-                    protocol: Protocol::All,
-                    ports: None,
-                    peer: Peer::Cidr(Cidr::world_v4()),
-                    origin: Origin::Implied(path.clone()),
-                }),
+                None => egress.push(crate::read::aws::default_egress(Origin::Implied(
+                    path.clone(),
+                ))),
             }
             if inline_in.is_some() {
                 self.alias(format!("{path}.ingress"), ppath(id, "SecurityGroupIngress"));
@@ -261,31 +259,31 @@ impl<'t> Reader<'_, 't> {
             };
             let d = self.doc;
             let via = |k: &str| d.prop(id, k).map(|v| d.eval(v));
-            let internet = if let Some(g) = via("GatewayId") {
+            // The route's target as EC2 records it; what it leads to is decided once, for
+            // every reader, in `read::aws`.
+            let target = if let Some(g) = via("GatewayId") {
                 let igw = match &g {
                     V::Ref(x) => self.doc.kind_of(x) == Some("AWS::EC2::InternetGateway"),
                     V::S(s) => s.starts_with("igw-"),
                     V::Param(p) => says_internet_gateway(p),
                     _ => false,
                 };
-                if igw {
-                    Internet::Public
-                } else {
+                if !igw {
                     continue;
                 }
-            } else if [
-                "NatGatewayId",
-                "TransitGatewayId",
-                "NetworkInterfaceId",
-                "InstanceId",
-            ]
-            .iter()
-            .any(|k| via(k).is_some())
-            {
-                Internet::Nat
+                RouteTarget::InternetGateway(String::new())
+            } else if via("NatGatewayId").is_some() {
+                RouteTarget::NatGateway(String::new())
+            } else if via("TransitGatewayId").is_some() {
+                RouteTarget::TransitGateway(String::new())
+            } else if via("NetworkInterfaceId").is_some() {
+                RouteTarget::NetworkInterface(String::new())
+            } else if via("InstanceId").is_some() {
+                RouteTarget::Instance(String::new())
             } else {
                 continue;
             };
+            let internet = crate::read::aws::internet_via(&target);
             let e = route_of.entry(t).or_insert(internet);
             if internet == Internet::Public {
                 *e = Internet::Public;

@@ -381,18 +381,7 @@ pub fn internet_of(table: Option<&RouteTableRecord>) -> Internet {
     else {
         return Internet::None;
     };
-    match route.target {
-        RouteTarget::InternetGateway(_) => Internet::Public,
-        RouteTarget::NatGateway(_)
-        | RouteTarget::TransitGateway(_)
-        | RouteTarget::NetworkInterface(_)
-        | RouteTarget::Instance(_)
-        | RouteTarget::PeeringConnection(_)
-        | RouteTarget::VpcEndpoint(_) => Internet::Nat,
-        RouteTarget::Local | RouteTarget::EgressOnlyInternetGateway(_) | RouteTarget::Other(_) => {
-            Internet::None
-        }
-    }
+    crate::read::aws::internet_via(&route.target)
 }
 
 fn subnet(r: &SubnetRecord, tables: &[RouteTableRecord], acls: &[NetworkAclRecord]) -> Subnet {

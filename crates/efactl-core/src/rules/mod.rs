@@ -65,6 +65,7 @@ pub mod instance;
 pub(crate) mod live;
 pub mod nccl;
 pub mod network;
+pub(crate) mod pcluster;
 pub mod sg;
 pub(crate) mod template;
 
@@ -84,6 +85,7 @@ pub static RULES: &[&Rule] = &[
     &crate::spec::diag::UNKNOWN_INSTANCE_TYPE,
     &crate::spec::diag::UNREADABLE,
     &crate::spec::diag::NOT_KNOWN,
+    &crate::spec::diag::UNKNOWN_KIND,
     &sg::efa_sg_missing_self_ingress::RULE,
     &sg::efa_sg_missing_self_egress::RULE,
     &sg::efa_interface_sg_missing_self_rules::RULE,

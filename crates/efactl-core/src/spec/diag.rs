@@ -376,3 +376,34 @@ AWS CloudFormation User Guide: parameters, `Fn::ImportValue`, dynamic references
 ",
     check: None,
 };
+
+input_rule!(
+    UNKNOWN_KIND,
+    "SPEC014",
+    "unknown-file-kind",
+    "A file of no kind efactl reads",
+    "## What it does
+Reports a file that is none of the kinds efactl reads: an efactl cluster spec (`apiVersion:
+efactl.dev/v1alpha1`), a CloudFormation template (`AWSTemplateFormatVersion` or
+`Resources`), a ParallelCluster 3 cluster config (`HeadNode` and `Scheduling`). The message
+says what the file looks like (its `apiVersion` and `kind`, or its first keys) and lists the
+kinds with how each is recognised.
+
+## Why it matters
+A file read as the wrong kind gives findings about fields it does not have (\"unknown field
+HeadNode\"), which say nothing about what is wrong.
+
+## Example
+```yaml
+apiVersion: v1
+kind: Pod
+```
+
+## Fix
+Pass one of the kinds listed. A spec that lost its `apiVersion` is still read as a spec when
+its top level has a spec's keys (`name`, `nodeGroups`, `network`, ...).
+
+## Source
+efactl CLI reference (`efactl check`); docs/formats.md.
+"
+);

@@ -8,7 +8,8 @@ use std::path::Path;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Cluster specs or CloudFormation templates (YAML or JSON) to check (`-` reads stdin).
+    /// Files to check (`-` reads stdin): efactl cluster specs, CloudFormation templates (YAML
+    /// or JSON) and ParallelCluster 3 cluster configs; each file's kind is told from the file.
     /// With several files, the exit code is the worst of them, and JSON and SARIF hold the
     /// findings of all in one document, each located in its own file.
     #[arg(required = true, value_name = "FILE")]

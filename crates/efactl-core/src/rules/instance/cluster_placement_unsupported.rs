@@ -70,7 +70,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     t.family()
                 ),
             )
-            .help = Some(if crate::rules::template::in_template(cx.cluster) {
+            .help = Some(if crate::rules::pcluster::in_config(cx.cluster) {
+                format!(
+                    "set `Networking.PlacementGroup.Enabled: false` for {}, or use a type that cluster placement groups support (not burstable, Mac or flex)",
+                    crate::rules::pcluster::nodes(ng)
+                )
+            } else if crate::rules::template::in_template(cx.cluster) {
                 format!(
                     "leave `Placement.GroupName` out of {}'s launch data, or use a type that cluster placement groups support (not burstable, Mac or flex)",
                     crate::rules::template::named(&ng.origin, &ng.name)

@@ -67,7 +67,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             ng.count.max(ng.max_count),
             t.name,
         );
-        let help = if crate::rules::template::in_template(cx.cluster) {
+        let help = if crate::rules::pcluster::in_config(cx.cluster) {
+            format!(
+                "set `Efa: {{Enabled: true}}` on {} (ParallelCluster then attaches {} EFA interface{} to each node) with a placement group (`Networking.PlacementGroup.Enabled: true`); leave it off only for jobs that never span nodes",
+                crate::rules::pcluster::nodes(ng),
+                t.max_efa_interfaces.unwrap_or(1),
+                if t.max_efa_interfaces == Some(1) { "" } else { "s" }
+            )
+        } else if crate::rules::template::in_template(cx.cluster) {
             crate::rules::template::layout_fix(ng, t.max_efa_interfaces.unwrap_or(1))
         } else if crate::rules::live::live_id(&ng.origin).is_some() {
             crate::rules::live::relaunch_with(&crate::rules::live::efa_layout(

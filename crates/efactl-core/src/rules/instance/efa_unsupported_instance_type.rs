@@ -69,7 +69,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 if ng.efa_count() == 1 { "" } else { "s" },
             );
             let live = crate::rules::live::live_id(&ng.origin).is_some();
-            let off = if crate::rules::template::in_template(cx.cluster) {
+            let in_config = crate::rules::pcluster::in_config(cx.cluster);
+            let off_config = format!(
+                "set `Efa.Enabled: false` on {}",
+                crate::rules::pcluster::nodes(ng)
+            );
+            let off = if in_config {
+                off_config.as_str()
+            } else if crate::rules::template::in_template(cx.cluster) {
                 "make every interface of the launch template `InterfaceType: interface` (or leave `InterfaceType` out)"
             } else if live {
                 "launch them without EFA interfaces (`InterfaceType=interface`; EFA interfaces cannot be changed on a running instance)"

@@ -89,7 +89,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                         pg_label(pg)
                     ),
                 )
-                .help = Some(if crate::rules::template::in_template(cx.cluster) {
+                .help = Some(if crate::rules::pcluster::in_config(cx.cluster) {
+                    format!(
+                        "set `Networking.PlacementGroup.Enabled: false` on {}: Capacity Block instances are already placed close together",
+                        crate::rules::pcluster::queue(ng)
+                    )
+                } else if crate::rules::template::in_template(cx.cluster) {
                     format!(
                         "leave `Placement.GroupName` out of {}'s launch data: Capacity Block instances are already placed close together",
                         crate::rules::template::named(&ng.origin, &ng.name)

@@ -72,6 +72,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
             Capacity::Reservation { id, .. } => format!(
                 "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group with `reservationPlacementGroup`"
             ),
+            _ if crate::rules::pcluster::in_config(cx.cluster) => format!(
+                "set `Networking.PlacementGroup: {{Enabled: true}}` on {} (ParallelCluster then creates a cluster placement group for each compute resource), or name an existing cluster placement group in `Networking.PlacementGroup.Name`",
+                crate::rules::pcluster::queue(ng)
+            ),
             _ if crate::rules::template::in_template(cx.cluster) => format!(
                 "add an `AWS::EC2::PlacementGroup` with `Strategy: cluster` and name it in `Placement.GroupName` of {}'s `LaunchTemplateData` (or the group's own `PlacementGroup` property)",
                 crate::rules::template::named(&ng.origin, &ng.name)

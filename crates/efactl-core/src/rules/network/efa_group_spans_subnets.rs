@@ -67,6 +67,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "run the nodes that share jobs in one subnet: launch replacements for the nodes outside `{first}` into it{asg} and terminate the others; for capacity elsewhere, keep each job within one subnet"
                 )
             }
+            None if crate::rules::pcluster::in_config(cx.cluster) => format!(
+                "list one subnet in `Networking.SubnetIds` of {} (ParallelCluster also refuses EFA across zones); for capacity elsewhere, add a second queue and keep each job within one queue",
+                crate::rules::pcluster::queue(ng)
+            ),
             None if crate::rules::template::in_template(cx.cluster) => format!(
                 "list one subnet in {}'s subnets (`VPCZoneIdentifier`, `Subnets` or the interfaces' `SubnetId`); for capacity elsewhere, add a second group of its own and keep each job within one group",
                 crate::rules::template::named(&ng.origin, &ng.name)

@@ -69,7 +69,12 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "{what} asks for a public IP but its nodes launch with {nics} network interfaces; EC2 rejects the launch, as public IPs can only be assigned to instances with a single network interface"
                 ),
             )
-            .help = Some(if crate::rules::template::in_template(cluster) {
+            .help = Some(if crate::rules::pcluster::in_config(cluster) {
+                format!(
+                    "set `Networking.AssignPublicIp: false` on {} and launch its nodes in a subnet whose route table sends 0.0.0.0/0 to a NAT gateway (or one with VPC endpoints)",
+                    crate::rules::pcluster::queue(ng)
+                )
+            } else if crate::rules::template::in_template(cluster) {
                 "remove `AssociatePublicIpAddress: true` from the launch template's interfaces and launch the nodes in a subnet whose route table sends 0.0.0.0/0 to a NAT gateway (or one with VPC endpoints)".into()
             } else {
                 "remove `publicIp: true` and give the nodes a subnet with `internet: nat` (or `none` with VPC endpoints)".into()

@@ -121,6 +121,15 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 "remove the rule, {}, and admit only the addresses that need it (a VPN or office range) or a security group; SSM Session Manager port forwarding needs no inbound rule",
                 crate::rules::live::revoke_cidr_ingress(id, &rule.protocol, rule.ports, &cidr.to_string())
             ),
+            None if crate::rules::pcluster::in_config(cx.cluster) => {
+                let key = match &rule.origin {
+                    crate::model::Origin::Spec(p) if p.starts_with("HeadNode.Dcv") => "`HeadNode.Dcv.AllowedIps`",
+                    _ => "the `AllowedIps` that opened it",
+                };
+                format!(
+                    "set {key} (now {cidr}, ParallelCluster's default when it is left out) to the addresses that need it (a VPN or office range); SSM Session Manager port forwarding needs no inbound rule"
+                )
+            }
             None if crate::rules::template::in_template(cx.cluster) => format!(
                 "in {}, set `{}` (now {cidr}) to the addresses that need it (a VPN or office range), or name a group in `SourceSecurityGroupId` instead; SSM Session Manager port forwarding needs no inbound rule",
                 crate::rules::template::rule_place(&rule.origin),

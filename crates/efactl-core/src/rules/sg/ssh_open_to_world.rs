@@ -60,6 +60,9 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 "remove the rule, {}, and reach the nodes with SSM Session Manager (no inbound rule needed) or admit only a bastion's or an office's range",
                 crate::rules::live::revoke_cidr_ingress(id, &rule.protocol, rule.ports, &cidr.to_string())
             ),
+            None if crate::rules::pcluster::in_config(cx.cluster) => format!(
+                "set `HeadNode.Ssh.AllowedIps` (now {cidr}, ParallelCluster's default when it is left out) to a bastion's or an office's range, or reach the head node with SSM Session Manager and no SSH rule"
+            ),
             None if crate::rules::template::in_template(cx.cluster) => format!(
                 "reach the nodes with SSM Session Manager (no inbound rule needed) and remove the rule in {}, or set its `{}` (now {cidr}) to a bastion's or an office's range",
                 crate::rules::template::rule_place(&rule.origin),
