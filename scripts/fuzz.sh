@@ -44,6 +44,7 @@ seed() {
       ;;
     config)
       cp crates/efactl-core/tests/corpus/pcluster/*.y*ml "$dir/"
+      cp crates/efactl-core/tests/corpus/hyperpod/*.json "$dir/"
       ;;
   esac
 }

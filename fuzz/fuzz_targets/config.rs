@@ -1,7 +1,8 @@
 #![no_main]
 //! Every reader behind `efactl check FILE`, chosen by the file itself (kind detection, the
-//! ParallelCluster reader, the spec and template readers), on arbitrary bytes: no input may
-//! panic, hang or exhaust memory. Seeded with the real ParallelCluster configs.
+//! ParallelCluster and HyperPod readers, the spec and template readers), on arbitrary bytes: no
+//! input may panic, hang or exhaust memory. Seeded with the real ParallelCluster and HyperPod
+//! files.
 
 use libfuzzer_sys::fuzz_target;
 
@@ -15,6 +16,23 @@ fuzz_target!(|data: &[u8]| {
     let _ = efactl_core::check::check_as(
         &efactl_core::read::pcluster::ParallelCluster,
         "fuzz.yaml",
+        &text,
+        catalog,
+        &options,
+    );
+    // As JSON, with the same bytes beside it as the file's HyperPod partner.
+    let same = |_: &str| Some(text.to_string());
+    let _ = efactl_core::check::check_file_with("cluster-config.json", &text, catalog, &options, &same);
+    let _ = efactl_core::check::check_file_with(
+        "provisioning_parameters.json",
+        &text,
+        catalog,
+        &options,
+        &same,
+    );
+    let _ = efactl_core::check::check_as(
+        &efactl_core::read::hyperpod::HyperPod,
+        "fuzz.json",
         &text,
         catalog,
         &options,

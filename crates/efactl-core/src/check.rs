@@ -57,7 +57,20 @@ pub fn check_template(file: &str, text: &str, catalog: &Catalog, options: &Optio
 /// Checks a file of any kind efactl reads ([`crate::read::FORMATS`]): the kind is told from
 /// the file itself, and a file of no known kind is one input error naming the kinds.
 pub fn check_file(file: &str, text: &str, catalog: &Catalog, options: &Options) -> CheckReport {
-    let read = crate::read::read_file(file, text, catalog, &options.parameters);
+    check_file_with(file, text, catalog, options, &crate::read::nothing_beside)
+}
+
+/// [`check_file`], with the files beside it in its directory (`beside(name)` gives the text
+/// of one, when there is one): a HyperPod config and its provisioning parameters are checked
+/// against each other.
+pub fn check_file_with(
+    file: &str,
+    text: &str,
+    catalog: &Catalog,
+    options: &Options,
+    beside: &dyn Fn(&str) -> Option<String>,
+) -> CheckReport {
+    let read = crate::read::read_file_with(file, text, catalog, &options.parameters, beside);
     crate::read::check_source(read, catalog, options)
 }
 
@@ -76,6 +89,7 @@ pub fn check_as(
         root: root.as_ref(),
         catalog,
         parameters: &options.parameters,
+        beside: &crate::read::nothing_beside,
     });
     crate::read::check_source(read, catalog, options)
 }

@@ -61,6 +61,8 @@ pub enum ReadFrom {
     /// A ParallelCluster 3 cluster config: origins are config paths
     /// (`Scheduling.SlurmQueues[0].ComputeResources[1]`).
     ParallelCluster,
+    /// A SageMaker HyperPod cluster config: origins are request paths (`InstanceGroups[1]`).
+    HyperPod,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -188,9 +188,10 @@ fn bad_input_exits_2_with_the_rule_and_place() {
             "SPEC010",
         ),
         (
+            // A list is no kind of file efactl reads: one error naming the kinds it reads.
             "root is a list",
             scratch("list.yaml", b"- a\n- b\n"),
-            "SPEC003",
+            "SPEC014",
         ),
         (
             "invalid utf8 in value",

@@ -14,6 +14,7 @@
 
 pub mod aws;
 pub(crate) mod cfn;
+pub mod hyperpod;
 pub mod pcluster;
 pub(crate) mod spec;
 
@@ -75,6 +76,14 @@ pub struct Input<'a> {
     pub catalog: &'a Catalog,
     /// `--parameter KEY=VALUE` (CloudFormation parameters).
     pub parameters: &'a HashMap<String, String>,
+    /// The text of a file of this name in the same directory, when there is one (HyperPod's
+    /// `provisioning_parameters.json` beside its `cluster-config.json`).
+    pub beside: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// For an input with no directory (stdin, a test): nothing is beside it.
+pub fn nothing_beside(_: &str) -> Option<String> {
+    None
 }
 
 /// What a reader returns.
@@ -175,6 +184,8 @@ pub trait Format: Sync {
 pub static FORMATS: &[&dyn Format] = &[
     &cfn::CloudFormation,
     &pcluster::ParallelCluster,
+    &hyperpod::HyperPod,
+    &hyperpod::provisioning::Provisioning,
     &spec::Spec,
 ];
 
@@ -190,6 +201,23 @@ pub fn read_file(
     catalog: &Catalog,
     parameters: &HashMap<String, String>,
 ) -> Read {
+    read_file_with(file, text, catalog, parameters, &nothing_beside)
+}
+
+/// Reads a file of any kind efactl knows, with the files beside it.
+pub fn read_file_with(
+    file: &str,
+    text: &str,
+    catalog: &Catalog,
+    parameters: &HashMap<String, String>,
+    beside: &dyn Fn(&str) -> Option<String>,
+) -> Read {
+    // A `.json` file is read by tools that take JSON only (the AWS CLI, CloudFormation, the
+    // HyperPod lifecycle scripts): what only YAML accepts is an error there too.
+    if let Some(f) = json_error(file, text) {
+        let root = yaml::parse(text).ok().flatten();
+        return Read::failed(SourceMap::new(file, text, root.as_ref()), vec![f]);
+    }
     // A text that does not parse goes to the spec reader, which says where and why.
     let root = yaml::parse(text).ok().flatten();
     let probe = Probe {
@@ -204,12 +232,99 @@ pub fn read_file(
             root: root.as_ref(),
             catalog,
             parameters,
+            beside,
         }),
         None => Read::failed(
             SourceMap::new(file, text, root.as_ref()),
             vec![unknown_kind(&probe)],
         ),
     }
+}
+
+/// SPEC001 for a `.json` file that is not JSON, located where the JSON parser stopped.
+fn json_error(file: &str, text: &str) -> Option<Finding> {
+    if !file.to_ascii_lowercase().ends_with(".json") {
+        return None;
+    }
+    let e = serde_json::from_str::<serde::de::IgnoredAny>(text).err()?;
+    let (line, column) = (e.line().max(1), e.column().max(1));
+    let at = text.lines().nth(line - 1).unwrap_or("");
+    let help = if at.contains("${") || at.contains('$') {
+        "the line holds a `${...}` placeholder outside quotes: fill the placeholders in (envsubst) and check the result".to_string()
+    } else if at.contains("//") || at.contains("/*") {
+        "JSON has no comments: remove the comment".to_string()
+    } else {
+        "correct the JSON at the line and column shown".to_string()
+    };
+    // The byte offset of the place, for tools that want it.
+    let offset = text
+        .lines()
+        .take(line - 1)
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        + at.char_indices()
+            .nth(column - 1)
+            .map_or(at.len(), |(i, _)| i);
+    let pos = crate::yaml::Pos {
+        line: line as u32,
+        column: column as u32,
+        offset: offset.min(text.len()),
+    };
+    let mut subject = Subject::path(String::new());
+    subject.location = Some(crate::finding::Location {
+        file: file.to_string(),
+        start: pos,
+        end: pos,
+    });
+    Some(Finding {
+        rule: crate::spec::diag::SYNTAX.id.into(),
+        name: crate::spec::diag::SYNTAX.name.into(),
+        severity: Severity::Error,
+        category: Category::Input,
+        subject,
+        message: format!("`{file}` is not valid JSON: {e}"),
+        help: Some(help),
+    })
+}
+
+/// The notes for existing objects a config names but does not describe, one per kind at
+/// its first mention: (path, message). `items` are (path, what, id) in file order.
+pub(crate) fn not_described(items: Vec<(String, &'static str, String)>) -> Vec<(String, String)> {
+    let mut by_kind: Vec<(&'static str, Vec<(String, String)>)> = Vec::new();
+    for (path, what, id) in items {
+        match by_kind.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, v)) => {
+                if !v.iter().any(|(_, x)| *x == id) {
+                    v.push((path, id));
+                }
+            }
+            None => by_kind.push((what, vec![(path, id)])),
+        }
+    }
+    by_kind
+        .into_iter()
+        .map(|(what, items)| {
+            let judged = match what {
+                "subnet" => "routes to the internet, VPC endpoints, DNS, zones and free addresses",
+                "security group" => "rules",
+                "placement group" => "strategy",
+                _ => "settings and security groups",
+            };
+            let ids: Vec<String> = items.iter().map(|(_, id)| format!("`{id}`")).collect();
+            let (plural, it, its) = if items.len() == 1 {
+                ("", "it", "its")
+            } else {
+                ("s", "them", "their")
+            };
+            (
+                items[0].0.clone(),
+                format!(
+                    "existing {what}{plural} {} not judged: the config names {it} but does not describe {its} {judged}",
+                    ids.join(", "),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The one error for a file of no kind efactl reads: what it looks like, and the kinds it

@@ -108,3 +108,4 @@ pub fn model_of_text(name: &str, text: &str) -> Cluster {
     assert!(errors.is_empty(), "{name}: {errors:#?}");
     r.cluster.expect("a model")
 }
+pub mod corpus;

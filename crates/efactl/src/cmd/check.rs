@@ -1,5 +1,5 @@
 use crate::output::{print, ColorChoice, FindingsFormat};
-use efactl_core::check::{check_file, CheckReport};
+use efactl_core::check::{check_file_with, CheckReport};
 use efactl_core::finding::{sort_findings, Category, Finding, Severity, Subject};
 use efactl_core::report::{human, json, sarif};
 use efactl_core::rules::{self, Options};
@@ -155,12 +155,39 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// The text of the file `name` in `file`'s directory, when it is a readable UTF-8 file of
+/// reasonable size and not `file` itself; stdin has nothing beside it.
+fn beside(file: &str, name: &str) -> Option<String> {
+    if file == "-" {
+        return None;
+    }
+    let own = std::path::Path::new(file);
+    let path = own.parent().unwrap_or(std::path::Path::new("")).join(name);
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > efactl_core::yaml::MAX_INPUT_BYTES as u64 {
+        return None;
+    }
+    if let (Ok(a), Ok(b)) = (path.canonicalize(), own.canonicalize()) {
+        if a == b {
+            return None;
+        }
+    }
+    String::from_utf8(std::fs::read(&path).ok()?).ok()
+}
+
 /// One file read and checked; a file that cannot be read is its finding.
 fn check_one(file: &str, opts: &Options) -> CheckReport {
     let display_name = if file == "-" { "<stdin>" } else { file };
     match read_input(file) {
-        // A CloudFormation template is read into the same model and checked by the same rules.
-        Ok(text) => check_file(display_name, &text, crate::catalog::load(), opts),
+        // Every kind is read into the same model and checked by the same rules; a file may
+        // be read with the ones beside it (HyperPod's config and provisioning parameters).
+        Ok(text) => check_file_with(
+            display_name,
+            &text,
+            crate::catalog::load(),
+            opts,
+            &|name: &str| beside(file, name),
+        ),
         Err(f) => {
             let mut findings = vec![*f];
             sort_findings(&mut findings);

@@ -377,42 +377,15 @@ impl Reader<'_> {
     /// One note for everything the config names without describing, at its first mention:
     /// what was not judged for want of it.
     fn note_not_described(&mut self) {
-        let mut by_kind: Vec<(&'static str, Vec<(String, String)>)> = Vec::new();
-        for (path, what, id) in std::mem::take(&mut self.not_described) {
-            match by_kind.iter_mut().find(|(w, _)| *w == what) {
-                Some((_, v)) => {
-                    if !v.iter().any(|(_, x)| *x == id) {
-                        v.push((path, id));
-                    }
-                }
-                None => by_kind.push((what, vec![(path, id)])),
-            }
-        }
-        for (what, items) in by_kind {
-            let judged = match what {
-                "subnet" => {
-                    "their routes to the internet, VPC endpoints, DNS, zones and free addresses"
-                }
-                "security group" => "their rules",
-                "placement group" => "their strategy",
-                _ => "their settings and security groups",
-            };
-            let ids: Vec<String> = items.iter().map(|(_, id)| format!("`{id}`")).collect();
-            let plural = if items.len() == 1 { "" } else { "s" };
+        for (path, message) in super::not_described(std::mem::take(&mut self.not_described)) {
             self.findings.push(Finding {
                 rule: diag::NOT_KNOWN.id.into(),
                 name: diag::NOT_KNOWN.name.into(),
                 severity: Severity::Info,
                 category: Category::Input,
-                subject: Subject::path(items[0].0.clone()),
-                message: format!(
-                    "existing {what}{plural} {} not judged: the config names {} but does not describe {judged}",
-                    ids.join(", "),
-                    if items.len() == 1 { "it" } else { "them" },
-                ),
-                help: Some(
-                    "efactl audit judges them in the account once the cluster runs".into(),
-                ),
+                subject: Subject::path(path),
+                message,
+                help: Some("efactl audit judges them in the account once the cluster runs".into()),
             });
         }
     }

@@ -10,7 +10,8 @@ pub static RULE: Rule = Rule {
 Checks node groups that use EFA and run more than one node (`count` or `maxCount` above 1), and
 reports those launched in no placement group (`placementGroup: none`, or live instances with no
 group). Groups running in a Capacity Block are not reported: EC2 already places Capacity Block
-instances close together.
+instances close together. Nor are SageMaker HyperPod instance groups: the CreateCluster request
+has no placement setting (HyperPod places the instances itself), so there is nothing to change.
 
 ## Why it matters
 AWS's EFA setup guide launches the instances into a cluster placement group, and
@@ -45,6 +46,9 @@ Amazon EC2 UltraClusters\", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/
 };
 
 fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
+    if cx.cluster.read_from == crate::model::ReadFrom::HyperPod {
+        return;
+    }
     for ng in &cx.cluster.node_groups {
         if !ng.uses_efa()
             || !ng.is_multi_node()
