@@ -509,3 +509,37 @@ fn a_type_known_only_to_the_cache_is_checked_with_its_facts() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hyperpod_config_is_checked_with_the_provisioning_parameters_beside_it() {
+    // Verbatim files of aws-samples/playground-persistent-cluster (tests/corpus/hyperpod),
+    // with the controller group renamed in the parameters.
+    let corpus = root().join("crates/efactl-core/tests/corpus/hyperpod");
+    let config = std::fs::read(corpus.join("ppc-cluster-config-three-groups.json")).unwrap();
+    let params = std::fs::read_to_string(corpus.join("ppc-provisioning-parameters.json"))
+        .unwrap()
+        .replace(
+            "\"controller_group\": \"controller-machine\"",
+            "\"controller_group\": \"head\"",
+        );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-hyperpod");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cluster-config.json"), config).unwrap();
+    std::fs::write(dir.join("provisioning_parameters.json"), params).unwrap();
+    let p = dir.join("provisioning_parameters.json");
+    let o = efactl(&["check", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "SPEC010")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(f["message"].as_str().unwrap().contains("`head`"), "{f:#}");
+    assert_eq!(f["location"]["line"], 4, "{f:#}");
+    // The config beside gets the roles and no error.
+    let c = dir.join("cluster-config.json");
+    let o = efactl(&["check", c.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
