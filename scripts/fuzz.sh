@@ -45,6 +45,9 @@ seed() {
     config)
       cp crates/efactl-core/tests/corpus/pcluster/*.y*ml "$dir/"
       cp crates/efactl-core/tests/corpus/hyperpod/*.json "$dir/"
+      for f in crates/efactl-core/tests/corpus/eksctl/*.yaml; do
+        case "$f" in *.source.yaml) ;; *) cp "$f" "$dir/" ;; esac
+      done
       ;;
   esac
 }

@@ -1,8 +1,8 @@
 #![no_main]
 //! Every reader behind `efactl check FILE`, chosen by the file itself (kind detection, the
-//! ParallelCluster and HyperPod readers, the spec and template readers), on arbitrary bytes: no
-//! input may panic, hang or exhaust memory. Seeded with the real ParallelCluster and HyperPod
-//! files.
+//! ParallelCluster, HyperPod and eksctl readers, the spec and template readers), on arbitrary bytes: no
+//! input may panic, hang or exhaust memory. Seeded with the real ParallelCluster, HyperPod and
+//! eksctl files.
 
 use libfuzzer_sys::fuzz_target;
 
@@ -15,6 +15,13 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes as a ParallelCluster config, whatever they look like.
     let _ = efactl_core::check::check_as(
         &efactl_core::read::pcluster::ParallelCluster,
+        "fuzz.yaml",
+        &text,
+        catalog,
+        &options,
+    );
+    let _ = efactl_core::check::check_as(
+        &efactl_core::read::eksctl::Eksctl,
         "fuzz.yaml",
         &text,
         catalog,

@@ -63,6 +63,8 @@ pub enum ReadFrom {
     ParallelCluster,
     /// A SageMaker HyperPod cluster config: origins are request paths (`InstanceGroups[1]`).
     HyperPod,
+    /// An eksctl ClusterConfig: origins are config paths (`managedNodeGroups[1]`).
+    Eksctl,
 }
 
 #[derive(Debug, Clone, PartialEq)]

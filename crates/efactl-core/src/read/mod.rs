@@ -14,6 +14,7 @@
 
 pub mod aws;
 pub(crate) mod cfn;
+pub mod eksctl;
 pub mod hyperpod;
 pub mod pcluster;
 pub(crate) mod spec;
@@ -186,6 +187,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &pcluster::ParallelCluster,
     &hyperpod::HyperPod,
     &hyperpod::provisioning::Provisioning,
+    &eksctl::Eksctl,
     &spec::Spec,
 ];
 
@@ -285,6 +287,19 @@ fn json_error(file: &str, text: &str) -> Option<Finding> {
         message: format!("`{file}` is not valid JSON: {e}"),
         help: Some(help),
     })
+}
+
+/// A note (SPEC013, info) that something was not judged, and how to have it judged.
+pub(crate) fn note(path: &str, message: String, help: String) -> Finding {
+    Finding {
+        rule: crate::spec::diag::NOT_KNOWN.id.into(),
+        name: crate::spec::diag::NOT_KNOWN.name.into(),
+        severity: Severity::Info,
+        category: Category::Input,
+        subject: Subject::path(path.to_string()),
+        message,
+        help: Some(help),
+    }
 }
 
 /// The notes for existing objects a config names but does not describe, one per kind at
@@ -443,7 +458,15 @@ mod tests {
         assert_eq!(kind_of("a: [\n"), Some("efactl cluster spec"));
         assert_eq!(
             kind_of("apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\n"),
-            None
+            Some("eksctl ClusterConfig")
+        );
+        assert_eq!(
+            kind_of("{\"InstanceGroups\": [{\"InstanceGroupName\": \"g\"}]}"),
+            Some("SageMaker HyperPod cluster config")
+        );
+        assert_eq!(
+            kind_of("{\"controller_group\": \"c\"}"),
+            Some("HyperPod provisioning parameters")
         );
         assert_eq!(kind_of("- 1\n- 2\n"), None);
     }

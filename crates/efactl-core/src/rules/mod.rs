@@ -61,6 +61,7 @@ impl Reporter<'_> {
 
 pub mod access;
 pub mod doctor;
+pub(crate) mod eksctl;
 pub mod instance;
 pub(crate) mod live;
 pub mod nccl;

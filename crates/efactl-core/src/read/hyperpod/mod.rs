@@ -23,7 +23,7 @@
 pub mod provisioning;
 
 use super::pcluster::{at, number, strings, text, Val};
-use super::{Format, Input, PathMap, Probe, Read};
+use super::{note, Format, Input, PathMap, Probe, Read};
 use crate::finding::{Category, Finding, Severity, Subject};
 use crate::model::*;
 use crate::rules::Options;
@@ -431,19 +431,6 @@ fn blank_is_unknown(v: Val<String>) -> Val<String> {
     match v {
         Val::Known(s) if s.trim().is_empty() => Val::Unknown(s),
         v => v,
-    }
-}
-
-/// A note (SPEC013) that something was not judged.
-fn note(path: &str, message: String, help: String) -> Finding {
-    Finding {
-        rule: diag::NOT_KNOWN.id.into(),
-        name: diag::NOT_KNOWN.name.into(),
-        severity: Severity::Info,
-        category: Category::Input,
-        subject: Subject::path(path.to_string()),
-        message,
-        help: Some(help),
     }
 }
 

@@ -11,9 +11,9 @@
 //! node then becomes a login node and nothing else fails. The AWS samples ship
 //! `login_group: my-login-group` with a config that has no such group, as a default to fill in.
 
+use super::super::note;
 use super::super::pcluster::{at, text, Val};
 use super::super::{Format, Input, Probe, Read};
-use super::note;
 use crate::finding::{Category, Finding, Severity, Subject};
 use crate::rules::Options;
 use crate::spec::{diag, SourceMap};

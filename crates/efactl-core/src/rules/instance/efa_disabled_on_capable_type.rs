@@ -74,6 +74,13 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 t.max_efa_interfaces.unwrap_or(1),
                 if t.max_efa_interfaces == Some(1) { "" } else { "s" }
             )
+        } else if crate::rules::eksctl::in_config(cx.cluster) {
+            format!(
+                "set `efaEnabled: true` on {} (eksctl then attaches {} EFA interface{} to each node and creates the EFA security group) in one availability zone, with `placement.groupName` naming a cluster placement group; leave it off only for workloads that never span nodes",
+                crate::rules::eksctl::group(ng),
+                t.max_efa_interfaces.unwrap_or(1),
+                if t.max_efa_interfaces == Some(1) { "" } else { "s" }
+            )
         } else if crate::rules::template::in_template(cx.cluster) {
             crate::rules::template::layout_fix(ng, t.max_efa_interfaces.unwrap_or(1))
         } else if crate::rules::live::live_id(&ng.origin).is_some() {

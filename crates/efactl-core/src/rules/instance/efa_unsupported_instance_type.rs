@@ -74,8 +74,14 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 "set `Efa.Enabled: false` on {}",
                 crate::rules::pcluster::nodes(ng)
             );
+            let off_eksctl = format!(
+                "remove `efaEnabled: true` from {}",
+                crate::rules::eksctl::group(ng)
+            );
             let off = if in_config {
                 off_config.as_str()
+            } else if crate::rules::eksctl::in_config(cx.cluster) {
+                off_eksctl.as_str()
             } else if crate::rules::template::in_template(cx.cluster) {
                 "make every interface of the launch template `InterfaceType: interface` (or leave `InterfaceType` out)"
             } else if live {

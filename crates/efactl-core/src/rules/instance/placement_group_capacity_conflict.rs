@@ -80,19 +80,29 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
         };
         match &ng.capacity {
             Capacity::CapacityBlock { id } => {
-                let Some(pg) = pg else { continue };
+                // Any placement group conflicts, whatever its strategy: one a config only
+                // names (not in the model) too.
+                let label = match (pg, ng.placement_group.as_deref()) {
+                    (Some(pg), _) => pg_label(pg),
+                    (None, Some(name)) => format!("placement group `{name}`"),
+                    (None, None) => continue,
+                };
                 r.report(
                     ng.origin.at("placementGroup"),
                     format!(
-                        "node group `{}` launches Capacity Block `{id}` into {}: launches can fail with InsufficientInstanceCapacity although the block has capacity left",
+                        "node group `{}` launches Capacity Block `{id}` into {label}: launches can fail with InsufficientInstanceCapacity although the block has capacity left",
                         ng.name,
-                        pg_label(pg)
                     ),
                 )
                 .help = Some(if crate::rules::pcluster::in_config(cx.cluster) {
                     format!(
                         "set `Networking.PlacementGroup.Enabled: false` on {}: Capacity Block instances are already placed close together",
                         crate::rules::pcluster::queue(ng)
+                    )
+                } else if crate::rules::eksctl::in_config(cx.cluster) {
+                    format!(
+                        "remove `placement` from {}: Capacity Block instances are already placed close together",
+                        crate::rules::eksctl::group(ng)
                     )
                 } else if crate::rules::template::in_template(cx.cluster) {
                     format!(

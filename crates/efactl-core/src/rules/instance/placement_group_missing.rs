@@ -73,8 +73,16 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                 "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group in `Placement.GroupName` of {}'s `LaunchTemplateData`",
                 crate::rules::template::named(&ng.origin, &ng.name)
             ),
+            Capacity::Reservation { id, .. } if crate::rules::eksctl::in_config(cx.cluster) => format!(
+                "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group (`aws ec2 create-capacity-reservation --placement-group-arn ...`) and name that group in `placement.groupName` of {}",
+                crate::rules::eksctl::group(ng)
+            ),
             Capacity::Reservation { id, .. } => format!(
                 "reservation `{id}` was made in no placement group; create the reservation in a cluster placement group and name that group with `reservationPlacementGroup`"
+            ),
+            _ if crate::rules::eksctl::in_config(cx.cluster) => format!(
+                "create a cluster placement group (`aws ec2 create-placement-group --group-name NAME --strategy cluster`) and name it in `placement.groupName` of {} (eksctl creates none by itself)",
+                crate::rules::eksctl::group(ng)
             ),
             _ if crate::rules::pcluster::in_config(cx.cluster) => format!(
                 "set `Networking.PlacementGroup: {{Enabled: true}}` on {} (ParallelCluster then creates a cluster placement group for each compute resource), or name an existing cluster placement group in `Networking.PlacementGroup.Name`",

@@ -67,6 +67,10 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "run the nodes that share jobs in one subnet: launch replacements for the nodes outside `{first}` into it{asg} and terminate the others; for capacity elsewhere, keep each job within one subnet"
                 )
             }
+            None if crate::rules::eksctl::in_config(cx.cluster) => format!(
+                "list one zone in `availabilityZones` (or one subnet in `subnets`) of {}: eksctl refuses `efaEnabled` node groups with more (\"efaEnabled nodegroups must have only one subnet or one availability zone\"); for capacity elsewhere, add a second node group",
+                crate::rules::eksctl::group(ng)
+            ),
             None if crate::rules::pcluster::in_config(cx.cluster) => format!(
                 "list one subnet in `Networking.SubnetIds` of {} (ParallelCluster also refuses EFA across zones); for capacity elsewhere, add a second queue and keep each job within one queue",
                 crate::rules::pcluster::queue(ng)
