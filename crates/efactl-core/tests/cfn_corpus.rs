@@ -8,148 +8,45 @@
 //! Injected-defect copies (one defect each, applied here as a text replacement so that the
 //! originals stay verbatim) prove that the rules still fire on these real shapes.
 
+mod common;
+
+use common::corpus::{self, Case, Verdict};
 use efactl_core::check::check_file;
 use efactl_core::rules::Options;
 use efactl_core::{Catalog, Severity};
-use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/cfn")
-}
-
-struct Case {
-    name: String,
-    file: PathBuf,
-    heldout: bool,
-    sha256: String,
-    expected: BTreeSet<(String, String, String)>,
+    corpus::dir("cfn")
 }
 
 fn cases() -> Vec<Case> {
-    let mut out = Vec::new();
-    let mut sidecars: Vec<PathBuf> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".source.yaml"))
-        .collect();
-    sidecars.sort();
-    for side in sidecars {
-        let text = std::fs::read_to_string(&side).unwrap();
-        let node = efactl_core::yaml::parse(&text).unwrap().unwrap();
-        let v = efactl_core::cfn_read::to_json(&node);
-        let name = side
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".source.yaml")
-            .to_string();
-        let file = ["yaml", "json"]
-            .iter()
-            .map(|e| dir().join(format!("{name}.{e}")))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("{name}: no template beside its sidecar"));
-        for key in [
-            "repo", "path", "commit", "url", "license", "sha256", "facts",
-        ] {
-            assert!(
-                v.get(key)
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| !s.is_empty()),
-                "{name}: the sidecar has no `{key}`"
-            );
-        }
-        let expected = v
-            .get("expected")
-            .and_then(Value::as_array)
-            .unwrap_or_else(|| panic!("{name}: the sidecar has no `expected` list"))
-            .iter()
-            .map(|e| {
-                let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap().to_string();
-                assert!(
-                    !s("reason").is_empty(),
-                    "{name}: an expectation without a reason"
-                );
-                (s("rule"), s("severity"), s("path"))
-            })
-            .collect();
-        out.push(Case {
-            name,
-            file,
-            heldout: v.get("heldout").and_then(Value::as_bool).unwrap(),
-            sha256: v["sha256"].as_str().unwrap().to_string(),
-            expected,
-        });
-    }
-    out
+    corpus::cases("cfn", &["yaml", "json"])
 }
 
 /// Warnings and errors of a check (notes that a value was not known are not verdicts).
-fn verdicts(name: &str, text: &str, options: &Options) -> BTreeSet<(String, String, String)> {
-    let r = check_file(name, text, Catalog::bundled(), options);
-    r.findings
-        .iter()
-        .filter(|f| f.severity >= Severity::Warning)
-        .map(|f| {
-            (
-                f.rule.clone(),
-                f.severity.as_str().to_string(),
-                f.subject.path.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
+fn verdicts(name: &str, text: &str, options: &Options) -> BTreeSet<Verdict> {
+    corpus::verdicts_of(
+        &check_file(name, text, Catalog::bundled(), options),
+        "",
+        &[],
+    )
 }
 
 #[test]
 fn real_templates_get_exactly_the_findings_a_careful_reader_expects() {
     let cases = cases();
     assert!(cases.len() >= 40, "{} templates", cases.len());
-    let mut diffs = Vec::new();
-    for part in [false, true] {
-        let (mut n, mut expected, mut found, mut false_errors, mut other) = (0, 0, 0, 0, 0);
-        for c in cases.iter().filter(|c| c.heldout == part) {
-            n += 1;
-            let bytes = std::fs::read(&c.file).unwrap();
-            let text = String::from_utf8(bytes).unwrap();
-            let got = verdicts(&c.name, &text, &Options::default());
-            expected += c.expected.len();
-            found += c.expected.intersection(&got).count();
-            for extra in got.difference(&c.expected) {
-                if extra.1 == "error" {
-                    false_errors += 1;
-                } else {
-                    other += 1;
-                }
-                diffs.push(format!("{}: unexpected {extra:?}", c.name));
-            }
-            for miss in c.expected.difference(&got) {
-                diffs.push(format!("{}: missed {miss:?}", c.name));
-            }
-        }
-        println!(
-            "{}: {n} templates read, {false_errors} unexpected errors, {other} unexpected warnings, {found}/{expected} expected findings found",
-            if part { "held-out" } else { "development" }
-        );
-    }
-    assert!(diffs.is_empty(), "{diffs:#?}");
+    corpus::score(&cases, |c| {
+        let text = String::from_utf8(std::fs::read(&c.file).unwrap()).unwrap();
+        verdicts(&c.name, &text, &Options::default())
+    });
 }
 
 #[test]
 fn corpus_files_are_the_verbatim_sources() {
-    use sha2::{Digest, Sha256};
-    for c in cases() {
-        let bytes = std::fs::read(&c.file).unwrap();
-        let hex: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(
-            hex, c.sha256,
-            "{}: the file differs from its source",
-            c.name
-        );
-    }
+    corpus::assert_verbatim(&cases());
 }
 
 /// One defect in a copy of a real template: the finding it must raise, which the original

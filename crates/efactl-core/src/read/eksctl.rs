@@ -250,13 +250,8 @@ impl Reader<'_> {
             match t {
                 Val::Known(t) if self.catalog.get(&t).is_some() => types.push(t),
                 Val::Known(t) => {
-                    self.findings.push(note(
-                        &p,
-                        format!(
-                            "{what} not judged: instance type `{t}` is not in efactl's catalog"
-                        ),
-                        "`efactl catalog refresh` reads every type of a region from EC2".into(),
-                    ));
+                    self.findings
+                        .push(crate::read::not_in_catalog(&p, &what, &t));
                     return None;
                 }
                 Val::Unknown(raw) => {

@@ -302,6 +302,15 @@ pub(crate) fn note(path: &str, message: String, help: String) -> Finding {
     }
 }
 
+/// The note for a node group whose instance type the catalog does not know.
+pub(crate) fn not_in_catalog(path: &str, what: &str, t: &str) -> Finding {
+    note(
+        path,
+        format!("{what} not judged: instance type `{t}` is not in efactl's catalog"),
+        "`efactl catalog refresh` reads every type of a region from EC2".into(),
+    )
+}
+
 /// The notes for existing objects a config names but does not describe, one per kind at
 /// its first mention: (path, message). `items` are (path, what, id) in file order.
 pub(crate) fn not_described(items: Vec<(String, &'static str, String)>) -> Vec<(String, String)> {

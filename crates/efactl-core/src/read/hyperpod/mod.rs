@@ -332,10 +332,10 @@ impl Reader<'_> {
             Val::Known(t) => {
                 let ec2 = t.strip_prefix("ml.").unwrap_or(&t).to_string();
                 if self.catalog.get(&ec2).is_none() {
-                    self.findings.push(note(
+                    self.findings.push(crate::read::not_in_catalog(
                         &format!("{path}.InstanceType"),
-                        format!("instance group `{name}` not judged: instance type `{t}` is not in efactl's catalog"),
-                        "`efactl catalog refresh` reads every type of a region from EC2".into(),
+                        &format!("instance group `{name}`"),
+                        &t,
                     ));
                     return None;
                 }

@@ -378,29 +378,24 @@ impl Reader<'_> {
     /// what was not judged for want of it.
     fn note_not_described(&mut self) {
         for (path, message) in super::not_described(std::mem::take(&mut self.not_described)) {
-            self.findings.push(Finding {
-                rule: diag::NOT_KNOWN.id.into(),
-                name: diag::NOT_KNOWN.name.into(),
-                severity: Severity::Info,
-                category: Category::Input,
-                subject: Subject::path(path),
+            self.findings.push(super::note(
+                &path,
                 message,
-                help: Some("efactl audit judges them in the account once the cluster runs".into()),
-            });
+                "efactl audit judges them in the account once the cluster runs".into(),
+            ));
         }
     }
 
     /// A note that a part of the config was not judged because a value is filled in later.
     pub(crate) fn placeholder(&mut self, path: &str, what: &str, raw: &str) {
-        self.findings.push(Finding {
-            rule: diag::NOT_KNOWN.id.into(),
-            name: diag::NOT_KNOWN.name.into(),
-            severity: Severity::Info,
-            category: Category::Input,
-            subject: Subject::path(path.to_string()),
-            message: format!("{what} not judged: `{raw}` is filled in before ParallelCluster reads the file"),
-            help: Some("check the config as ParallelCluster gets it, after the script or template fills it in".into()),
-        });
+        self.findings.push(super::note(
+            path,
+            format!(
+                "{what} not judged: `{raw}` is filled in before ParallelCluster reads the file"
+            ),
+            "check the config as ParallelCluster gets it, after the script or template fills it in"
+                .into(),
+        ));
     }
 
     pub(crate) fn input_error(&mut self, path: &str, message: String) {

@@ -62,19 +62,8 @@ impl Reader<'_> {
             match v {
                 Val::Known(t) if self.catalog.get(&t).is_some() => out.push(t),
                 Val::Known(t) => {
-                    self.findings.push(Finding {
-                        rule: diag::NOT_KNOWN.id.into(),
-                        name: diag::NOT_KNOWN.name.into(),
-                        severity: Severity::Info,
-                        category: Category::Input,
-                        subject: Subject::path(path),
-                        message: format!(
-                            "{what} not judged: instance type `{t}` is not in efactl's catalog"
-                        ),
-                        help: Some(
-                            "`efactl catalog refresh` reads every type of a region from EC2".into(),
-                        ),
-                    });
+                    self.findings
+                        .push(crate::read::not_in_catalog(&path, what, &t));
                     return None;
                 }
                 Val::Unknown(raw) => {
