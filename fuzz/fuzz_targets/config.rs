@@ -12,36 +12,13 @@ fuzz_target!(|data: &[u8]| {
     let options = efactl_core::rules::Options::default();
     let report = efactl_core::check::check_file("fuzz.yaml", &text, catalog, &options);
     let _ = efactl_core::report::json::render(&report.findings, Some("fuzz.yaml"));
-    // The same bytes as a ParallelCluster config, whatever they look like.
-    let _ = efactl_core::check::check_as(
-        &efactl_core::read::pcluster::ParallelCluster,
-        "fuzz.yaml",
-        &text,
-        catalog,
-        &options,
-    );
-    let _ = efactl_core::check::check_as(
-        &efactl_core::read::eksctl::Eksctl,
-        "fuzz.yaml",
-        &text,
-        catalog,
-        &options,
-    );
+    // The same bytes read as every kind, whatever they look like.
+    for format in efactl_core::read::FORMATS {
+        let _ = efactl_core::check::check_as(*format, "fuzz.yaml", &text, catalog, &options);
+    }
     // As JSON, with the same bytes beside it as the file's HyperPod partner.
     let same = |_: &str| Some(text.to_string());
-    let _ = efactl_core::check::check_file_with("cluster-config.json", &text, catalog, &options, &same);
-    let _ = efactl_core::check::check_file_with(
-        "provisioning_parameters.json",
-        &text,
-        catalog,
-        &options,
-        &same,
-    );
-    let _ = efactl_core::check::check_as(
-        &efactl_core::read::hyperpod::HyperPod,
-        "fuzz.json",
-        &text,
-        catalog,
-        &options,
-    );
+    for name in ["cluster-config.json", "provisioning_parameters.json"] {
+        let _ = efactl_core::check::check_file_with(name, &text, catalog, &options, &same);
+    }
 });

@@ -67,6 +67,34 @@ fn every_file_is_read_as_an_eksctl_config_with_its_efa_groups() {
     }
 }
 
+#[test]
+fn the_placement_warning_says_what_to_write_in_the_clusterconfig() {
+    let all = cases();
+    let help = |case: &str, path: &str| {
+        let c = all.iter().find(|c| c.name == case).unwrap();
+        let r = check_file(&c.name, &read(c), Catalog::bundled(), &Options::default());
+        r.findings
+            .iter()
+            .find(|f| f.rule == "EFA011" && f.subject.path.as_deref() == Some(path))
+            .and_then(|f| f.help.clone())
+            .unwrap_or_else(|| panic!("{case}: no EFA011 at {path}"))
+    };
+    // On demand: create a placement group and name it; eksctl makes none.
+    let h = help("doeks-eks-hpc", "managedNodeGroups[0].placement");
+    assert!(
+        h.contains("`placement.groupName` of managed node group `c5n-18xl`")
+            && h.contains("create-placement-group"),
+        "{h}"
+    );
+    // A reservation: the fix is on the reservation's side. A self-managed group is named so.
+    let h = help("doeks-eks-gpu-p4de-odcr-vpc", "nodeGroups[0].placement");
+    assert!(
+        h.contains("reservation `cr-xxxxxxxxxxxxxxxxx`")
+            && h.contains("`placement.groupName` of node group `p4de-ng-1`"),
+        "{h}"
+    );
+}
+
 /// One defect injected into a real file.
 struct Injected {
     case: &'static str,

@@ -24,7 +24,7 @@
 //! not run, and a note says so for existing ids. `PLACEHOLDER_...`, `${VAR}` and `<...>` values
 //! are unknown, never guessed.
 
-use super::pcluster::{at, flag, number, strings, text, Val};
+use super::value::{at, flag, number, strings, text, Val};
 use super::{note, Format, Input, PathMap, Probe, Read};
 use crate::finding::{Category, Finding, Severity, Subject};
 use crate::model::*;
@@ -82,7 +82,7 @@ impl Format for Eksctl {
 
 /// eksctl's own placeholders and the usual template ones.
 fn unknown(s: &str) -> bool {
-    s.starts_with("PLACEHOLDER") || super::pcluster::is_placeholder(s)
+    s.starts_with("PLACEHOLDER") || super::value::is_placeholder(s)
 }
 
 fn known(v: Val<String>) -> Val<String> {

@@ -18,6 +18,7 @@ pub mod eksctl;
 pub mod hyperpod;
 pub mod pcluster;
 pub(crate) mod spec;
+pub(crate) mod value;
 
 use crate::catalog::Catalog;
 use crate::check::CheckReport;
@@ -493,5 +494,38 @@ mod tests {
         for f in FORMATS {
             assert!(help.contains(f.name()), "{help}");
         }
+    }
+
+    #[test]
+    fn a_json_file_must_be_json_and_the_help_says_what_breaks_it() {
+        let read = |text: &str| {
+            let r = read_file("c.json", text, Catalog::bundled(), &HashMap::new());
+            assert!(r.cluster.is_none());
+            assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+            r.findings[0].clone()
+        };
+        let f = read("{\n  \"InstanceCount\": ${COUNT},\n}\n");
+        assert_eq!(f.rule, "SPEC001");
+        let loc = f.subject.location.as_ref().unwrap();
+        assert_eq!((loc.start.line, loc.start.column), (2, 20));
+        assert!(
+            f.help.as_deref().unwrap().contains("envsubst"),
+            "{:?}",
+            f.help
+        );
+        let f = read("{\n  \"a\": 1, // note\n  \"b\": 2\n}\n");
+        assert!(
+            f.help.as_deref().unwrap().contains("no comments"),
+            "{:?}",
+            f.help
+        );
+        // What YAML alone accepts is still fine in a `.yaml` file.
+        let r = read_file(
+            "c.yaml",
+            "{\"InstanceGroups\": [{\"InstanceGroupName\": g, \"InstanceType\": ml.p5.48xlarge}]}",
+            Catalog::bundled(),
+            &HashMap::new(),
+        );
+        assert!(r.cluster.is_some(), "{:#?}", r.findings);
     }
 }

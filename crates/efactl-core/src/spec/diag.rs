@@ -1,6 +1,7 @@
-//! Input rules: the spec could not be read or does not make sense. They are raised by the
-//! parser, the decoder and the resolver; they always carry the error severity and make
-//! `efactl check` exit 2.
+//! Input rules: the file could not be read or does not make sense. They are raised by the
+//! parsers, the decoder, the resolver and the readers of other kinds; their findings are
+//! errors that make `efactl check` exit 2, except the notes of SPEC013 (a value not known, so
+//! not judged) and SPEC010's note on a HyperPod login group that names no instance group.
 
 use crate::finding::{Category, Severity};
 use crate::rules::Rule;
@@ -270,9 +271,17 @@ input_rule!(
 Reports a name that refers to a subnet, security group, IAM role or placement group the spec
 does not define, or an existing `sg-` id that the spec uses without describing its rules.
 
+In a HyperPod `provisioning_parameters.json` checked beside its `cluster-config.json`, it
+reports a `controller_group` or `worker_groups[].instance_group_name` that names no instance
+group of the config (an error), and a `login_group` that names none (a note, not an error:
+the AWS samples ship `login_group: my-login-group` as a default, and then no node becomes a
+login node while nothing else fails).
+
 ## Why it matters
 efactl checks security groups by their rules; a group it cannot see could be the one that
-blocks EFA traffic.
+blocks EFA traffic. The HyperPod lifecycle scripts give each node its Slurm role by its
+instance group's name: a controller group the config lacks leaves the cluster without a
+controller, a worker group it lacks leaves a partition empty.
 
 ## Example
 ```yaml
@@ -283,7 +292,8 @@ nodeGroups:
 
 ## Fix
 Use a defined name (the message suggests the closest), or describe the existing group under
-`securityGroups` with its `id` and rules.
+`securityGroups` with its `id` and rules. In provisioning parameters, name one of the
+config's instance groups (the help lists them), or add the group to the config.
 
 ## Source
 efactl spec reference (docs/spec.md).

@@ -22,7 +22,7 @@
 
 pub mod provisioning;
 
-use super::pcluster::{at, number, strings, text, Val};
+use super::value::{at, number, strings, text, Val};
 use super::{note, Format, Input, PathMap, Probe, Read};
 use crate::finding::{Category, Finding, Severity, Subject};
 use crate::model::*;

@@ -12,10 +12,9 @@
 //! `login_group: my-login-group` with a config that has no such group, as a default to fill in.
 
 use super::super::note;
-use super::super::pcluster::{at, text, Val};
+use super::super::value::{at, is_placeholder, text, Val};
 use super::super::{Format, Input, Probe, Read};
 use crate::finding::{Category, Finding, Severity, Subject};
-use crate::rules::Options;
 use crate::spec::{diag, SourceMap};
 use serde_json::Value;
 
@@ -66,13 +65,8 @@ impl Format for Provisioning {
                 ));
             }
         }
-        Read {
-            cluster: None,
-            source,
-            findings,
-            paths: None,
-            options: Options::default(),
-        }
+        // No model: the file only names groups of the config beside it.
+        Read::failed(source, findings)
     }
 }
 
@@ -155,8 +149,7 @@ fn group_names(text: &str) -> Option<Vec<String>> {
 }
 
 fn cross_check(roles: &Roles, groups: &[String], findings: &mut Vec<Finding>) {
-    let missing =
-        |n: &str| !groups.iter().any(|g| g == n) && !super::super::pcluster::is_placeholder(n);
+    let missing = |n: &str| !groups.iter().any(|g| g == n) && !is_placeholder(n);
     let have = if groups.is_empty() {
         "none".to_string()
     } else {

@@ -75,11 +75,6 @@ fn check(cx: &Context<'_>, r: &mut Reporter<'_>) {
                     "set `Networking.PlacementGroup.Enabled: false` for {}, or use a type that cluster placement groups support (not burstable, Mac or flex)",
                     crate::rules::pcluster::nodes(ng)
                 )
-            } else if crate::rules::eksctl::in_config(cx.cluster) {
-                format!(
-                    "remove `placement.groupName` from {}, or use a type that cluster placement groups support (not burstable, Mac or flex)",
-                    crate::rules::eksctl::group(ng)
-                )
             } else if crate::rules::template::in_template(cx.cluster) {
                 format!(
                     "leave `Placement.GroupName` out of {}'s launch data, or use a type that cluster placement groups support (not burstable, Mac or flex)",
